@@ -29,7 +29,7 @@ def test_validate_prints_the_summary(tmp_path: Path, monkeypatch) -> None:
     assert "Cohort 'tiny': valid" in out
     assert "5 (58.3% censored)" in out
     assert "median 11 (reverse Kaplan-Meier), range 1.3 to 26.4" in out
-    assert "horizon 12 months" in out and "4 at risk, 4 events by then" in out
+    assert "horizon 12 (months)" in out and "4 at risk, 4 events by then" in out
     assert "10 patients with the outcome, 2 events" in out  # local control
     for word in ("biomarkers", "genomics", "imaging", "surgery", "cea", "16.7"):
         assert word in out, word

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import filecmp
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -202,3 +203,46 @@ def test_data_package_is_light_and_lazy() -> None:
 def test_top_level_load_cohort(tiny: Cohort) -> None:
     cohort = oncofusion.load_cohort(str(TINY))
     pd.testing.assert_frame_equal(cohort.patients, tiny.patients)
+
+
+def test_the_example_in_the_format_docs_loads(tmp_path: Path) -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "cohort-format.md").read_text(encoding="utf-8")
+    root = tmp_path / "example"
+    root.mkdir()
+    blocks = re.findall(r"<!-- file: (\S+) -->\n```\w*\n(.*?)```", doc, flags=re.DOTALL)
+    assert [name for name, _ in blocks] == [
+        "cohort.yaml", "patients.csv", "biomarkers.csv", "genomics.csv", "gene_graph.csv", "imaging.csv",
+    ]  # fmt: skip
+    for name, text in blocks:
+        (root / name).write_text(text, encoding="utf-8")
+    for rel in (
+        "images/007_arterial.npy",
+        "images/007_portal.npy",
+        "images/012_arterial.npy",
+        "masks/012_arterial.npy",
+    ):
+        (root / rel).parent.mkdir(exist_ok=True)
+        np.save(root / rel, np.zeros((8, 16, 16), np.uint8))
+    cohort = load_cohort(root, require_events=True)
+    assert cohort.patient_ids == ["007", "012", "031", "044"]
+    assert cohort.patients["event"].tolist() == [1, 0, 1, 0]
+    assert pd.isna(cohort.patients.loc[3, "stage"]) and np.isnan(cohort.patients.loc[1, "cea"])
+    assert cohort.biomarkers is not None and len(cohort.biomarkers) == 6
+    assert cohort.genomics is not None and cohort.genomics["patient_id"].tolist() == [
+        "007",
+        "012",
+        "044",
+    ]
+    assert cohort.imaging is not None and cohort.imaging["mask_path"].notna().sum() == 1
+    s = summarise(cohort)
+    assert s["modalities"]["imaging"]["patients"] == 2 and s["local_control"] == {
+        "patients": 3,
+        "events": 1,
+    }
+
+
+def test_look_alikes_of_present_tables_and_hidden_files_are_ignored(tmp_path: Path) -> None:
+    root = copy_tiny(tmp_path)
+    (root / "patients.xlsx").write_bytes(b"PK source workbook")
+    (root / "._genomics.csv").write_bytes(b"\x00\x05\x16\x07 macOS resource fork")
+    assert len(load_cohort(root, check_images=False)) == 12

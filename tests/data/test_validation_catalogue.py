@@ -25,6 +25,7 @@ from oncofusion.data import load_cohort
 from oncofusion.errors import CohortError
 
 TINY = Path(oncofusion.__file__).parent / "data" / "examples" / "tiny"
+ERRORS_DOC = (Path(__file__).parents[2] / "docs" / "errors.md").read_text(encoding="utf-8")
 
 
 def copy_tiny(tmp_path: Path) -> Path:
@@ -117,6 +118,8 @@ class Case:
     rows: str | None
     fragment: str
     require_events: bool = False
+    #: for messages that quote a library's own words: docs/errors.md shows them up to here
+    doc_until: str | None = None
 
 
 CASES = [
@@ -154,11 +157,38 @@ CASES = [
         "both biomarkers.csv and biomarkers.parquet exist",
     ),
     Case(
+        "yaml_not_a_mapping", lambda r: (r / "cohort.yaml").write_text("- name\n- tiny\n"), "cohort.yaml",
+        None, None, "the file must be a mapping of keys to values, but it is a list",
+    ),
+    Case(
+        "yaml_bad_horizons", edit_yaml("horizons: [3, 6, 12]", "horizons: [3, 12, 6]"), "cohort.yaml", None, None,
+        "key 'horizons' (line 5) is invalid: horizons must be strictly increasing",
+    ),
+    Case(
+        "yaml_declares_reserved_column", edit_yaml("biomarkers: [ezh2, cd10]", "biomarkers: [ezh2, cd10, time]"),
+        "cohort.yaml", None, None, "'time' is declared under biomarkers, but it is a column the format itself",
+    ),
+    Case(
+        "csv_not_utf8",
+        lambda r: (r / "gene_graph.csv").write_bytes("gene_a,gene_b\negfr,kras\nkras,br\u00e9f\n".encode("latin-1")),
+        "gene_graph.csv", None, None, "the file cannot be read as CSV: 'utf-8' codec can't decode byte 0xe9",
+    ),
+    Case(
+        "parquet_corrupt",
+        both(delete("genomics.csv"), write_image("genomics.parquet", raw=b"PAR1 this is not parquet")),
+        "genomics.parquet", None, None, "the file cannot be read as Parquet",
+        doc_until="cannot be read as Parquet: ",
+    ),
+    Case(
+        "header_blank_column", lambda r: (r / "gene_graph.csv").write_text("gene_a,gene_b,\negfr,kras,\n"),
+        "gene_graph.csv", None, None, "header column number(s) 3 have no name",
+    ),
+    Case(
         "semicolon_separated", lambda r: (r / "gene_graph.csv").write_text("gene_a;gene_b\negfr;kras\n"),
         "gene_graph.csv", None, None, "separated by semicolons, not commas",
     ),
     Case(
-        "look_alike_table", lambda r: shutil.copy(r / "genomics.csv", r / "genomic.csv"), "genomic.csv", None, None,
+        "look_alike_table", lambda r: (r / "genomics.csv").rename(r / "genomic.csv"), "genomic.csv", None, None,
         "looks like the 'genomics' table",
     ),
     Case("empty_file", write_image("genomics.csv", raw=b""), "genomics.csv", None, None, "the file is empty"),
@@ -291,7 +321,7 @@ CASES = [
         "the image file does not exist (found 'images/001_portl.npy' (patient 001))",
     ),
     Case(
-        "image_absolute_path", set_cell("imaging", 3, "path", str(TINY / "images" / "001_late.npy")),
+        "image_absolute_path", set_cell("imaging", 3, "path", "/data/ceus/001_late.npy"),
         "imaging.csv", "path", "3", "must be relative to the cohort directory, not absolute",
     ),
     Case(
@@ -300,7 +330,7 @@ CASES = [
     ),
     Case(
         "image_corrupt", write_image("images/002_portal.npy", raw=b"\x93NUMPY garbage"), "imaging.csv", "path", "5",
-        "the image cannot be used",
+        "the image cannot be used", doc_until="the image cannot be used: ",
     ),
     Case(
         "image_2d", write_image("images/005_late.npy", np.zeros((16, 16), np.uint8)), "imaging.csv", "path", "9",
@@ -363,6 +393,14 @@ def test_bad_cohort_is_rejected_with_a_clear_message(
     assert " Fix: " in message, message
     assert "\n" not in message
 
+    # docs/errors.md shows this very message under the case's anchor
+    shown = "error: " + message.replace(str(root), "/path/to/cohort")
+    if case.doc_until is not None:
+        shown = shown[: shown.index(case.doc_until) + len(case.doc_until)]
+    section = ERRORS_DOC.split(f'<a id="{case.id}"></a>', 1)
+    assert len(section) == 2, f"docs/errors.md has no section for {case.id}"
+    assert shown in section[1].split("<a id=", 1)[0], f"docs/errors.md is out of date for {case.id}"
+
     result = CliRunner().invoke(app, ["validate", str(root)])
     assert result.exit_code == 2, result.output
     assert f"error: {message}" in result.stderr, result.stderr
@@ -387,6 +425,9 @@ def test_no_events_is_allowed_without_require_events(tmp_path: Path) -> None:
 def test_missing_cohort_directory(tmp_path: Path) -> None:
     with pytest.raises(CohortError, match="the cohort directory '.*nowhere' does not exist"):
         load_cohort(tmp_path / "nowhere")
+    (tmp_path / "file.csv").write_text("x\n")
+    with pytest.raises(CohortError, match="the cohort directory '.*file.csv' is not a directory"):
+        load_cohort(tmp_path / "file.csv")
     result = CliRunner().invoke(app, ["validate", str(tmp_path / "nowhere")])
     assert result.exit_code == 2 and "does not exist" in result.stderr
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from oncofusion.data.cohort import Cohort
 from oncofusion.data.schema import CohortSchema
-from oncofusion.data.tables import TABLE_NAMES, TABLE_SUFFIXES, find_table, read_table
+from oncofusion.data.tables import TABLE_NAMES, find_table, read_table
 from oncofusion.data.validation import (
     Table,
     check_has_events,
@@ -77,7 +77,7 @@ def load_cohort(
     root = root.resolve()
     schema = read_schema(root)
     files = {name: find_table(root, name, required=name == "patients") for name in TABLE_NAMES}
-    _check_stray_tables(root)
+    _check_stray_tables(root, files)
     _check_declared_tables(schema, files)
 
     patients_table = _table(files["patients"], root)
@@ -120,17 +120,19 @@ def _table(path: Path | None, root: Path) -> Table:
     return Table(frame=frame, file=path.relative_to(root).as_posix())
 
 
-def _check_stray_tables(root: Path) -> None:
-    """A file that looks like a misnamed table (``biomarker.csv``, ``Patients.tsv``) is an error.
+def _check_stray_tables(root: Path, files: dict[str, Path | None]) -> None:
+    """A file that looks like an absent table (``biomarker.csv``, ``Genomics.tsv``) is an error.
 
-    Without this check such a file would be silently ignored and its modality lost.
+    Without this check such a file would be silently ignored and its modality lost. Look-alikes
+    of a table that is present (a source ``patients.xlsx`` next to ``patients.csv``) and
+    hidden files are left alone.
     """
-    expected = {f"{name}{suffix}" for name in TABLE_NAMES for suffix in TABLE_SUFFIXES}
     for p in sorted(root.iterdir()):
-        if not p.is_file() or p.name in expected or p.suffix.lower() not in _TABLE_LIKE_SUFFIXES:
+        if p.name.startswith(".") or not p.is_file() or p.suffix.lower() not in _TABLE_LIKE_SUFFIXES:
             continue
         stem = p.name[: -len(p.suffix)]
-        close = difflib.get_close_matches(stem.lower(), TABLE_NAMES, n=1, cutoff=0.85)
+        absent = [name for name in TABLE_NAMES if files[name] is None]
+        close = difflib.get_close_matches(stem.lower(), absent, n=1, cutoff=0.85)
         if close:
             raise CohortError(
                 f"the file looks like the '{close[0]}' table but is not named {close[0]}.csv or "

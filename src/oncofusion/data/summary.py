@@ -212,7 +212,7 @@ def render_summary(summary: dict[str, Any], console: Console) -> None:
     )
     for h in summary["horizons"]:
         overview.add_row(
-            f"horizon {h['horizon']:g} {unit}",
+            f"horizon {h['horizon']:g} ({unit})",
             f"{h['at_risk']} at risk, {h['events_by']} events by then",
         )
     if summary["local_control"]:

@@ -196,15 +196,9 @@ def _check_header(header: list[str], rel: str) -> None:
 
 
 def _normalise_text(col: pd.Series) -> pd.Series:
-    """Strip blanks and turn the missing-value tokens into ``NaN``."""
-
-    def norm(v: object) -> object:
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            return np.nan
-        s = str(v).strip()
-        return np.nan if s in MISSING_TOKENS else s
-
-    return col.map(norm).astype(object)
+    """Strip blanks and turn the missing-value tokens into ``NaN`` (cells are ``str`` or NaN)."""
+    stripped = col.astype(object).str.strip()
+    return stripped.mask(stripped.isna() | stripped.isin(MISSING_TOKENS), np.nan).astype(object)
 
 
 def _parquet_column_as_text(col: pd.Series) -> pd.Series:

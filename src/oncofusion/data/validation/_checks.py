@@ -162,6 +162,14 @@ def check_declared_columns(
         clinical.categorical or extra"`` (used in the fix); ``None`` for a table whose
         columns are fixed by the format (``gene_graph``, ``imaging``).
     """
+    reserved = [c for c in declared if c in (*fixed, *optional)]
+    if reserved:
+        raise CohortError(
+            f"'{reserved[0]}' is declared under {yaml_key}, but it is a column the format itself "
+            f"gives the {table.name} table.",
+            file="cohort.yaml",
+            fix=f"rename that column in {table.file} and in cohort.yaml.",
+        )
     header = list(table.frame.columns)
     known = {*fixed, *optional, *declared}
     require_columns(table, fixed, candidates=[c for c in header if c not in known])

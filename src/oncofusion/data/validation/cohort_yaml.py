@@ -135,9 +135,17 @@ def _schema_error(e: ValidationError, node: yaml.Node | None) -> CohortError:
     return CohortError(
         f"{target} is invalid: {msg}.",
         file=SCHEMA_FILE,
-        fix="correct the value: names are text, column lists are YAML lists of names; "
-        "see docs/cohort-format.md.",
+        fix=_VALUE_FIXES.get(str(loc[0]) if loc else "", _VALUE_FIXES[""]),
     )
+
+
+_VALUE_FIXES = {
+    "horizons": "give horizons as a YAML list of increasing positive numbers in time_unit, "
+    "e.g. 'horizons: [3, 6, 12]'.",
+    "name": "give the cohort a name in quotes, e.g. name: \"crlm-2024\".",
+    "": "write names as text and column lists as YAML lists of names, each name once and "
+    "not in two roles; see docs/cohort-format.md.",
+}
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
