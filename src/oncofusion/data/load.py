@@ -128,7 +128,11 @@ def _check_stray_tables(root: Path, files: dict[str, Path | None]) -> None:
     hidden files are left alone.
     """
     for p in sorted(root.iterdir()):
-        if p.name.startswith(".") or not p.is_file() or p.suffix.lower() not in _TABLE_LIKE_SUFFIXES:
+        if (
+            p.name.startswith(".")
+            or not p.is_file()
+            or p.suffix.lower() not in _TABLE_LIKE_SUFFIXES
+        ):
             continue
         stem = p.name[: -len(p.suffix)]
         absent = [name for name in TABLE_NAMES if files[name] is None]

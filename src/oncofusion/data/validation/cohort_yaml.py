@@ -142,7 +142,7 @@ def _schema_error(e: ValidationError, node: yaml.Node | None) -> CohortError:
 _VALUE_FIXES = {
     "horizons": "give horizons as a YAML list of increasing positive numbers in time_unit, "
     "e.g. 'horizons: [3, 6, 12]'.",
-    "name": "give the cohort a name in quotes, e.g. name: \"crlm-2024\".",
+    "name": 'give the cohort a name in quotes, e.g. name: "crlm-2024".',
     "": "write names as text and column lists as YAML lists of names, each name once and "
     "not in two roles; see docs/cohort-format.md.",
 }
