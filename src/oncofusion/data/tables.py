@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import difflib
 import math
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -132,6 +133,7 @@ def read_table(path: Path, root: Path) -> pd.DataFrame:
 
 
 def _first_line(e: BaseException) -> str:
+    """The first line of an exception's message, ending with one full stop."""
     text = str(e).strip().splitlines()
     return (text[0] if text else type(e).__name__).rstrip(".") + "."
 
@@ -184,13 +186,13 @@ def _check_header(header: list[str], rel: str) -> None:
             file=rel,
             fix="give every column a name or delete the empty column (often a trailing comma).",
         )
-    seen: set[str] = set()
-    dup = [c for c in header if c.strip() in seen or seen.add(c.strip())]  # type: ignore[func-returns-value]
+    counts = Counter(c.strip() for c in header)
+    dup = [c for c, k in counts.items() if k > 1]
     if dup:
         raise CohortError(
             "the column appears more than once in the header.",
             file=rel,
-            column=dup[0].strip(),
+            column=dup[0],
             fix="keep one column of each name.",
         )
 

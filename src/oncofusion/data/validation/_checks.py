@@ -63,31 +63,31 @@ def _quote_list(names: Sequence[str]) -> str:
     return ", ".join(f"'{n}'" for n in names)
 
 
-def _offenders(
-    table: Table, mask: np.ndarray, column: str | None, context: tuple[str, pd.Series] | None
+def _found_values(
+    table: Table, idx: np.ndarray, column: str, context: tuple[str, pd.Series] | None
 ) -> str:
-    """``"'abc' (patient 007), ..."`` for the first offending rows."""
+    """``"found 'abc' (patient 007), ..."`` for the rows ``idx``."""
     frame = table.frame
-    idx = np.flatnonzero(mask)[:MAX_SHOWN]
-    has_ids = "patient_id" in frame.columns
     parts = []
     for i in idx:
+        value = frame[column].iat[i]
         notes = []
-        if has_ids:
+        if "patient_id" in frame.columns:
             pid = frame["patient_id"].iat[i]
             notes.append("patient_id missing" if pd.isna(pid) else f"patient {pid}")
         if context is not None:
             notes.append(f"{context[0]} {context[1].iat[i]:g}")
-        note = ", ".join(notes)
-        if column is None:
-            pid = frame["patient_id"].iat[i] if has_ids else f"row {i + 1}"
-            if str(pid) not in parts:
-                parts.append(str(pid))
-        else:
-            value = frame[column].iat[i]
-            shown = "empty" if pd.isna(value) else f"'{value}'"
-            parts.append(f"{shown} ({note})" if note else shown)
-    return ", ".join(parts)
+        shown = "empty" if pd.isna(value) else f"'{value}'"
+        parts.append(f"{shown} ({', '.join(notes)})" if notes else shown)
+    return "found " + ", ".join(parts)
+
+
+def _found_ids(table: Table, idx: np.ndarray) -> str:
+    """``"patient_id 007, 012"``: the distinct ids of the rows ``idx`` (row numbers without ids)."""
+    if "patient_id" not in table.frame.columns:
+        return "rows " + ", ".join(str(i + 1) for i in idx)
+    ids = table.frame["patient_id"].to_numpy()[idx]
+    return "patient_id " + ", ".join(dict.fromkeys(str(v) for v in ids))
 
 
 def fail_rows(
@@ -102,19 +102,20 @@ def fail_rows(
 ) -> CohortError:
     """A :class:`CohortError` for the rows where ``mask`` is true.
 
-    The problem text is followed by ``found <value> (patient <id>), ...`` for up to ten
-    rows (or, when ``show_values`` is false, the distinct ``patient_id <id>, ...``). ``context`` adds a
-    labelled number per row, e.g. ``("follow-up", times)`` gives ``(patient 007,
-    follow-up 12)``.
+    The problem text is followed by ``(found <value> (patient <id>), ...)`` for up to ten
+    rows or, when ``show_values`` is false (or there is no column), by the distinct
+    ``(patient_id <id>, ...)``. ``context`` adds a labelled number per row, e.g.
+    ``("follow-up", times)`` gives ``(patient 007, follow-up 12)``.
     """
     mask = np.asarray(mask, dtype=bool)
-    rows = (np.flatnonzero(mask) + 1).tolist()
-    found = _offenders(table, mask, column if show_values else None, context)
-    lead = (
-        "found " if show_values else ("patient_id " if "patient_id" in table.frame.columns else "")
-    )
+    idx = np.flatnonzero(mask)
+    shown = idx[:MAX_SHOWN]
+    if show_values and column is not None:
+        found = _found_values(table, shown, column, context)
+    else:
+        found = _found_ids(table, shown)
     return CohortError(
-        f"{problem} ({lead}{found}).", file=table.file, column=column, rows=rows, fix=fix
+        f"{problem} ({found}).", file=table.file, column=column, rows=(idx + 1).tolist(), fix=fix
     )
 
 
