@@ -41,3 +41,22 @@ def test_check_survival_target_rejects(time, event, match):
 def test_check_survival_target_types():
     t, e = check_survival_target([1, 2, 3], [True, False, True])
     assert t.dtype == np.float64 and e.dtype == bool and e.tolist() == [True, False, True]
+
+
+def test_cli_error_message_keeps_square_brackets():
+    import typer
+    from typer.testing import CliRunner
+
+    from oncofusion.cli._common import handle_user_errors
+    from oncofusion.errors import CohortError
+
+    app = typer.Typer()
+
+    @app.command()
+    @handle_user_errors
+    def boom() -> None:
+        raise CohortError("found '[surgery]'.", file="patients.csv", column="arm")
+
+    result = CliRunner().invoke(app, [])
+    assert result.exit_code == 2
+    assert "[surgery]" in result.output

@@ -25,8 +25,9 @@ def handle_user_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except OncofusionError as e:
             from rich.console import Console
+            from rich.markup import escape
 
-            Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {e}")
+            Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(e))}")
             raise typer.Exit(EXIT_USER_ERROR) from None
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
