@@ -1,0 +1,380 @@
+"""Dynamic prediction by landmarking (van Houwelingen 2007; van Houwelingen & Putter 2011).
+
+At a landmark time :math:`s` the patients still alive and uncensored (:math:`T_i > s`)
+form the landmark data set; their features are the baseline clinical variables plus, per
+biomarker, the last value, slope and count of observations up to :math:`s`
+(:func:`~oncofusion.baselines.features.biomarker_summary`); the outcome is
+administratively censored at the horizon :math:`s + w` (``window``). A model fitted on
+that set predicts
+
+.. math:: S(s + \\Delta \\mid T > s, \\text{data up to } s), \\qquad 0 \\le \\Delta \\le w.
+
+* :class:`LandmarkCox` / :class:`LandmarkRSF`: one Cox model / random survival forest per
+  landmark (time measured from :math:`s`). At prediction a landmark between two fitted
+  ones uses the model of the latest fitted landmark at or before it (features are still
+  taken at the requested :math:`s`).
+* :class:`LandmarkSupermodel`: one Cox model on the stacked landmark data sets, on the
+  absolute time scale with left truncation at :math:`s`, landmark-dependent effects and
+  baseline
+
+  .. math:: h(t \\mid x, s) = h_0(t) \\exp\\{\\theta_1 f_1(s) + \\theta_2 f_2(s) +
+            x^T(\\beta + \\gamma_1 f_1(s) + \\gamma_2 f_2(s))\\},
+
+  :math:`f_1(s) = s/s_L`, :math:`f_2(s) = (s/s_L)^2` (:math:`s_L` the last landmark), and a
+  robust sandwich variance clustered on patients (each patient appears in several
+  landmark sets). Then :math:`S(s+\\Delta\\mid s) = \\exp\\{-[H_0(s+\\Delta) - H_0(s)]
+  e^{\\eta(x,s)}\\}`; it predicts at any :math:`s` in the fitted landmark range.
+
+``predict_survival(cohort, times, landmark=s)`` takes ``times`` as horizons :math:`\\Delta`
+after :math:`s` (``landmark`` defaults to the first fitted landmark). Past :math:`s + w`
+nothing was observed, so curves are flat there (a warning says so).
+
+References
+----------
+van Houwelingen HC. Dynamic prediction by landmarking in event history analysis. Scand J
+Stat 2007;34:70-85.
+van Houwelingen HC, Putter H. Dynamic Prediction in Clinical Survival Analysis. CRC 2011,
+chapters 7-8.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from oncofusion.baselines._common import Baseline, breslow_cumulative_hazard, step_matrix, survival_target, warn_once
+from oncofusion.baselines.cox import CoxFit, fit_cox, resolve_use, use_param
+from oncofusion.baselines.features import TabularFeatures
+from oncofusion.baselines.trees import SksurvEnsemble
+from oncofusion.errors import ConfigError
+
+__all__ = ["landmark_data", "LandmarkCox", "LandmarkRSF", "LandmarkSupermodel"]
+
+
+def landmark_data(cohort: Any, s: float, window: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The landmark data set at ``s``: who is at risk, and the outcome censored at ``s + window``.
+
+    Returns
+    -------
+    (at_risk, time, event)
+        ``at_risk``: boolean mask over ``cohort.patients`` (:math:`T_i > s`); ``time``:
+        :math:`\\min(T_i, s + w)` on the absolute scale and ``event``:
+        :math:`\\delta_i 1\\{T_i \\le s + w\\}`, both for the at-risk patients only.
+    """
+    T = cohort.patients["time"].to_numpy(dtype=np.float64)
+    E = cohort.patients["event"].to_numpy().astype(bool)
+    at_risk = T > s
+    horizon = s + window
+    return at_risk, np.minimum(T[at_risk], horizon), E[at_risk] & (T[at_risk] <= horizon)
+
+
+class _Landmarking(Baseline):
+    """Shared parameters, landmark resolution and prediction dispatch."""
+
+    def __init__(
+        self, landmarks: Sequence[float] | None, window: float | None, use: str | Sequence[str] | None
+    ) -> None:
+        super().__init__()
+        self.landmarks = None if landmarks is None else [float(s) for s in landmarks]
+        if self.landmarks is not None:
+            if not self.landmarks or any(s < 0 for s in self.landmarks) or sorted(set(self.landmarks)) != self.landmarks:
+                raise ConfigError(f"landmarks must be non-negative and strictly increasing, got {landmarks}.")
+        self.window = None if window is None else float(window)
+        if self.window is not None and not self.window > 0:
+            raise ConfigError(f"window must be > 0, got {window}.")
+        self.use = use_param(use)
+
+    def _resolve(self, cohort: Any) -> tuple[list[float], float]:
+        time, event = survival_target(cohort)
+        if self.landmarks is not None:
+            lms = list(self.landmarks)
+        else:
+            q = np.quantile(time[event], [0.25, 0.5])
+            lms = sorted({0.0, *[float(np.round(v, 2)) for v in q if v > 0]})
+        w = self.window if self.window is not None else (
+            float(max(cohort.schema.horizons)) if cohort.schema.horizons else float(np.median(time))
+        )
+        return lms, w
+
+    def _s(self, landmark: float | None) -> float:
+        self._check_fitted()
+        s = float(self.landmarks_[0] if landmark is None else landmark)
+        if s < self.landmarks_[0]:
+            raise ConfigError(
+                f"landmark {s} is before the first fitted landmark {self.landmarks_[0]}. "
+                f"Fix: predict at a landmark in {self.landmarks_}."
+            )
+        return s
+
+    def _check_horizon(self, t: np.ndarray) -> None:
+        if t.size and t[-1] > self.window_:
+            warn_once(
+                f"lm-window-{self.name}",
+                f"horizons beyond the window {self.window_} were not observed in the landmark data: "
+                "survival is flat past s + window.",
+            )
+
+    def _at_or_before(self, s: float) -> int:
+        return int(np.searchsorted(np.asarray(self.landmarks_), s, side="right") - 1)
+
+
+class LandmarkCox(_Landmarking):
+    """One Cox model per landmark (van Houwelingen 2007).
+
+    Parameters
+    ----------
+    landmarks
+        Landmark times (cohort unit), increasing; default ``0`` and the 25th and 50th
+        percentiles of the training event times.
+    window
+        Prediction window :math:`w`; default the largest cohort horizon (else the median
+        follow-up).
+    use
+        Modalities; ``None`` = all tabular modalities the cohort declares.
+    penalizer
+        lifelines penalty of each Cox model.
+    """
+
+    name = "landmark_cox"
+
+    def __init__(
+        self,
+        landmarks: Sequence[float] | None = None,
+        window: float | None = None,
+        use: str | Sequence[str] | None = None,
+        penalizer: float = 0.0,
+    ) -> None:
+        super().__init__(landmarks, window, use)
+        self.penalizer = float(penalizer)
+
+    def fit(self, cohort: Any) -> LandmarkCox:
+        lms, w = self._resolve(cohort)
+        use = resolve_use(self.use, cohort.schema)
+        self.landmarks_, self.window_, self.models_ = [], w, []
+        for s in lms:
+            at_risk, t, e = landmark_data(cohort, s, w)
+            if not e.any():
+                warn_once(f"lm-skip-{s}", f"landmark {s}: no event in (s, s + {w}]; it is skipped.")
+                continue
+            sub = cohort.subset(cohort.patients["patient_id"][at_risk].tolist())
+            feats = TabularFeatures(cohort.schema, use, s, drop_first=True).fit(sub)
+            cox, _ = fit_cox(feats.transform_frame(sub), t - s, e, penalizer=self.penalizer)
+            self.landmarks_.append(s)
+            self.models_.append((feats, cox))
+        if not self.models_:
+            raise ConfigError(f"no landmark in {lms} has an event within the window {w}. Fix: choose earlier landmarks.")
+        self._remember(cohort)
+        return self
+
+    def predict_survival(self, cohort: Any, times: Any, landmark: float | None = None) -> np.ndarray:
+        t = self._check_times(times)
+        s = self._s(landmark)
+        self._check_horizon(t)
+        feats, cox = self.models_[self._at_or_before(s)]
+        return cox.survival(feats.transform(cohort, landmark=s), t)
+
+    def _get_state(self, run_dir: Path) -> dict[str, Any]:
+        return {
+            "landmarks": self.landmarks_,
+            "window": self.window_,
+            "models": [{"features": f.to_dict(), "cox": c.to_dict()} for f, c in self.models_],
+        }
+
+    def _set_state(self, state: dict[str, Any], run_dir: Path) -> None:
+        self.landmarks_, self.window_ = list(state["landmarks"]), float(state["window"])
+        self.models_ = [(TabularFeatures.from_dict(m["features"]), CoxFit.from_dict(m["cox"])) for m in state["models"]]
+
+
+class LandmarkRSF(_Landmarking):
+    """One random survival forest per landmark (scikit-survival; refitted on load).
+
+    Parameters
+    ----------
+    landmarks, window, use
+        As in :class:`LandmarkCox`.
+    n_estimators, min_samples_leaf, max_features, seed
+        Forest settings (``random_state = seed``).
+    """
+
+    name = "landmark_rsf"
+
+    def __init__(
+        self,
+        landmarks: Sequence[float] | None = None,
+        window: float | None = None,
+        use: str | Sequence[str] | None = None,
+        n_estimators: int = 100,
+        min_samples_leaf: int = 3,
+        max_features: str | float | None = "sqrt",
+        seed: int = 0,
+    ) -> None:
+        super().__init__(landmarks, window, use)
+        self.n_estimators = int(n_estimators)
+        self.min_samples_leaf = int(min_samples_leaf)
+        self.max_features = max_features
+        self.seed = int(seed)
+
+    def fit(self, cohort: Any) -> LandmarkRSF:
+        lms, w = self._resolve(cohort)
+        use = resolve_use(self.use, cohort.schema)
+        params = {
+            "n_estimators": self.n_estimators,
+            "min_samples_leaf": self.min_samples_leaf,
+            "max_features": self.max_features,
+            "random_state": self.seed,
+        }
+        self.landmarks_, self.window_, self.models_ = [], w, []
+        for s in lms:
+            at_risk, t, e = landmark_data(cohort, s, w)
+            if not e.any():
+                warn_once(f"lm-skip-{s}", f"landmark {s}: no event in (s, s + {w}]; it is skipped.")
+                continue
+            sub = cohort.subset(cohort.patients["patient_id"][at_risk].tolist())
+            feats = TabularFeatures(cohort.schema, use, s, standardize=False).fit(sub)
+            rsf = SksurvEnsemble("rsf", params).fit(feats.transform_frame(sub), t - s, e)
+            self.landmarks_.append(s)
+            self.models_.append((feats, rsf))
+        if not self.models_:
+            raise ConfigError(f"no landmark in {lms} has an event within the window {w}. Fix: choose earlier landmarks.")
+        self._remember(cohort)
+        return self
+
+    def predict_survival(self, cohort: Any, times: Any, landmark: float | None = None) -> np.ndarray:
+        t = self._check_times(times)
+        s = self._s(landmark)
+        self._check_horizon(t)
+        feats, rsf = self.models_[self._at_or_before(s)]
+        return rsf.survival(feats.transform(cohort, landmark=s), t)
+
+    def _get_state(self, run_dir: Path) -> dict[str, Any]:
+        return {
+            "landmarks": self.landmarks_,
+            "window": self.window_,
+            "models": [
+                {"features": f.to_dict(), "ensemble": m.dump(run_dir, prefix=f"landmark{i}_")}
+                for i, (f, m) in enumerate(self.models_)
+            ],
+        }
+
+    def _set_state(self, state: dict[str, Any], run_dir: Path) -> None:
+        self.landmarks_, self.window_ = list(state["landmarks"]), float(state["window"])
+        self.models_ = [
+            (TabularFeatures.from_dict(m["features"]), SksurvEnsemble.restore(m["ensemble"], run_dir))
+            for m in state["models"]
+        ]
+
+
+class LandmarkSupermodel(_Landmarking):
+    """Stacked landmark Cox super model with landmark-dependent effects (van Houwelingen & Putter 2011).
+
+    Parameters
+    ----------
+    landmarks, window, use
+        As in :class:`LandmarkCox`.
+    degree
+        Landmark terms :math:`f_1, \\ldots` used: 0 (landmark-constant effects and
+        baseline), 1 (:math:`s`) or 2 (:math:`s, s^2`).
+    penalizer
+        lifelines penalty of the stacked Cox model.
+
+    Attributes
+    ----------
+    summary_
+        lifelines' coefficient table with robust (patient-clustered) standard errors.
+    """
+
+    name = "landmark_supermodel"
+
+    def __init__(
+        self,
+        landmarks: Sequence[float] | None = None,
+        window: float | None = None,
+        use: str | Sequence[str] | None = None,
+        degree: int = 2,
+        penalizer: float = 0.0,
+    ) -> None:
+        super().__init__(landmarks, window, use)
+        if int(degree) not in (0, 1, 2):
+            raise ConfigError(f"degree must be 0, 1 or 2, got {degree}.")
+        self.degree = int(degree)
+        self.penalizer = float(penalizer)
+
+    def _f(self, s: float) -> list[float]:
+        u = s / self.s_last_ if self.s_last_ > 0 else 0.0
+        return [u, u * u][: self.degree_]
+
+    def _design(self, X: pd.DataFrame, s: float) -> pd.DataFrame:
+        f = self._f(s)
+        cols: dict[str, np.ndarray] = {c: X[c].to_numpy(dtype=np.float64) for c in X.columns}
+        for k, fk in enumerate(f, start=1):
+            cols[f"f{k}(s)"] = np.full(len(X), fk)
+            for c in X.columns:
+                cols[f"{c}*f{k}(s)"] = X[c].to_numpy(dtype=np.float64) * fk
+        return pd.DataFrame(cols, index=X.index)
+
+    def fit(self, cohort: Any) -> LandmarkSupermodel:
+        lms, w = self._resolve(cohort)
+        use = resolve_use(self.use, cohort.schema)
+        self.landmarks_, self.window_ = [], w
+        self.features_ = TabularFeatures(cohort.schema, use, lms[0], drop_first=True)
+        raws, parts = [], []
+        for s in lms:
+            at_risk, t, e = landmark_data(cohort, s, w)
+            if not e.any():
+                warn_once(f"lm-skip-{s}", f"landmark {s}: no event in (s, s + {w}]; it is skipped.")
+                continue
+            sub = cohort.subset(cohort.patients["patient_id"][at_risk].tolist())
+            raws.append(self.features_.raw(sub, landmark=s))
+            parts.append((s, sub.patients["patient_id"].to_numpy(), t, e))
+            self.landmarks_.append(s)
+        if not parts:
+            raise ConfigError(f"no landmark in {lms} has an event within the window {w}. Fix: choose earlier landmarks.")
+        self.s_last_ = self.landmarks_[-1]
+        self.degree_ = self.degree if len(self.landmarks_) > self.degree and self.s_last_ > 0 else 0
+        self.features_.fit_raw(pd.concat([r[0] for r in raws]), pd.concat([r[1] for r in raws]))
+        designs = [self._design(self.features_.transform_raw(*r), p[0]) for r, p in zip(raws, parts, strict=True)]
+        D = pd.concat(designs, ignore_index=True)
+        D = D.loc[:, D.std(ddof=0) > 0]
+        entry = np.concatenate([np.full(len(p[2]), p[0]) for p in parts])
+        time = np.concatenate([p[2] for p in parts])
+        event = np.concatenate([p[3] for p in parts])
+        cluster = np.concatenate([p[1] for p in parts])
+        self.fit_, cph = fit_cox(D, time, event, penalizer=self.penalizer, entry=entry, cluster=cluster)
+        self.summary_ = cph.summary if cph is not None else None
+        self._remember(cohort)
+        return self
+
+    def predict_survival(self, cohort: Any, times: Any, landmark: float | None = None) -> np.ndarray:
+        t = self._check_times(times)
+        s = self._s(landmark)
+        if s > self.s_last_:
+            raise ConfigError(
+                f"landmark {s} is past the last fitted landmark {self.s_last_}; the super model does not "
+                f"extrapolate. Fix: predict at a landmark in [{self.landmarks_[0]}, {self.s_last_}]."
+            )
+        self._check_horizon(t)
+        X = self._design(self.features_.transform_frame(cohort, landmark=s), s)
+        eta = self.fit_.eta(X.reindex(columns=self.fit_.features).to_numpy(dtype=np.float64))
+        grid = np.concatenate([[s], s + np.minimum(t, self.window_)])
+        H = step_matrix(self.fit_.base_times, self.fit_.base_cumhaz[None, :], grid, before=0.0)[0]
+        return np.exp(-np.exp(eta)[:, None] * (H[1:] - H[0])[None, :])
+
+    def _get_state(self, run_dir: Path) -> dict[str, Any]:
+        return {
+            "landmarks": self.landmarks_,
+            "window": self.window_,
+            "s_last": self.s_last_,
+            "degree": self.degree_,
+            "features": self.features_.to_dict(),
+            "cox": self.fit_.to_dict(),
+        }
+
+    def _set_state(self, state: dict[str, Any], run_dir: Path) -> None:
+        self.landmarks_, self.window_ = list(state["landmarks"]), float(state["window"])
+        self.s_last_, self.degree_ = float(state["s_last"]), int(state["degree"])
+        self.features_ = TabularFeatures.from_dict(state["features"])
+        self.fit_ = CoxFit.from_dict(state["cox"])
