@@ -144,15 +144,15 @@ class PairLevels:
 
         val_by_pos = np.empty(m, dtype=np.int64)
         val_by_pos[pos] = el_val
-        order = np.argsort(val_by_pos).astype(itype)  # positions sorted by value
+        order: np.ndarray = np.argsort(val_by_pos).astype(itype)  # positions sorted by value
         del val_by_pos
         n_levels = int(np.ceil(np.log2(m))) if m > 1 else 0
         idx = np.arange(m, dtype=itype)
-        new_order = np.empty_like(order)
+        new_order: np.ndarray = np.empty_like(order)
         for s in range(n_levels, 0, -1):
-            half = itype(1 << (s - 1))
+            half = 1 << (s - 1)  # Python ints keep the array's integer type (NEP 50)
             right = (order & half) != 0
-            start = order & itype(~((1 << s) - 1))
+            start = order & ~((1 << s) - 1)
             rp = right & is_point[order]
             crp = np.cumsum(rp, dtype=itype)  # inclusive; equals exclusive on left elements
             q = qid[order]
@@ -166,7 +166,7 @@ class PairLevels:
             # stable partition of each block into its left and right half:
             # left elements go to idx - ones_before, right ones to start + half + ones_before
             ch = np.cumsum(right, dtype=itype)
-            ch -= right
+            np.subtract(ch, right, out=ch, casting="unsafe")  # exclusive count
             ones_before = ch - ch[start]
             new_idx = np.where(right, start + half + ones_before, idx - ones_before)
             new_order[new_idx] = order

@@ -89,13 +89,13 @@ def _make_fast(metric_fn: Callable[..., Any], args: dict[str, Any]) -> _Fast | N
         rows = ConcordanceRows(a.pop("time"), a.pop("event"), a.pop("risk"), uno=True, **a)
         return _Fast(rows, "value", _conc_result)
     if metric_fn is time_dependent_auc:
-        rows = AUCRows(**a)
-        times = rows.p.times
+        auc_rows = AUCRows(**a)
+        times = auc_rows.p.times
 
         def build_auc(out: dict[str, np.ndarray], b: int) -> AUCResult:
             return AUCResult(times=times, auc=out["auc"][b], mean_auc=float(out["mean_auc"][b]))
 
-        return _Fast(rows, "mean_auc", build_auc)
+        return _Fast(auc_rows, "mean_auc", build_auc)
     if metric_fn is brier_score:
         return _Fast(BrierRows(**a), "brier", None)
     if metric_fn is integrated_brier_score:

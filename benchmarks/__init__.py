@@ -1,0 +1,1 @@
+"""Speed and quality benchmarks; results go to docs/benchmarks.md."""
