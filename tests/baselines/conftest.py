@@ -69,7 +69,9 @@ def make_synth_cohort(root: Path, seed: int = 7) -> Path:
     for i, pid in enumerate(ids[3:], start=3):
         r = 2.0 + 0.6 * size[i] / 2
         mask = ((zz - 2.5) ** 2 + (yy - 7) ** 2 + (xx - 7) ** 2) <= r**2
-        img = rng.normal(50 + 10 * lp[i], 5 + 2 * fong[i], zz.shape) * mask + rng.normal(10, 2, zz.shape)
+        img = rng.normal(50 + 10 * lp[i], 5 + 2 * fong[i], zz.shape) * mask + rng.normal(
+            10, 2, zz.shape
+        )
         np.save(root / "images" / f"{pid}.npy", img.astype(np.float32))
         np.save(root / "images" / f"{pid}_mask.npy", mask.astype(np.uint8))
         img_rows.append((pid, f"images/{pid}.npy", "ct", f"images/{pid}_mask.npy"))

@@ -72,7 +72,9 @@ def test_contract(name, fitted, synth_split, tmp_path: Path):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             np.testing.assert_array_equal(loaded.predict_survival(test, TIMES), S)
-    pickled = [p.name for p in (tmp_path / "run").iterdir() if p.suffix in (".pkl", ".pickle", ".joblib")]
+    pickled = [
+        p.name for p in (tmp_path / "run").iterdir() if p.suffix in (".pkl", ".pickle", ".joblib")
+    ]
     assert not pickled
 
 

@@ -19,7 +19,7 @@ _LAZY = {
     "TabularFeatures": "oncofusion.baselines.features",
     "biomarker_summary": "oncofusion.baselines.features",
     "CoxBaseline": "oncofusion.baselines.cox",
-    "CoxNetBaseline": "oncofusion.baselines.cox",
+    "CoxNetBaseline": "oncofusion.baselines.coxnet",
     "RSFBaseline": "oncofusion.baselines.trees",
     "GBSABaseline": "oncofusion.baselines.trees",
     "XGBCoxBaseline": "oncofusion.baselines.xgb",
@@ -31,13 +31,35 @@ _LAZY = {
     "landmark_data": "oncofusion.baselines.landmarking",
     "LandmarkCox": "oncofusion.baselines.landmarking",
     "LandmarkRSF": "oncofusion.baselines.landmarking",
-    "LandmarkSupermodel": "oncofusion.baselines.landmarking",
+    "LandmarkSupermodel": "oncofusion.baselines.landmark_supermodel",
     "fong_score": "oncofusion.baselines.fong",
     "FongBaseline": "oncofusion.baselines.fong",
     "TNMStageBaseline": "oncofusion.baselines.fong",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "BASELINES",
+    "CoxBaseline",
+    "CoxNetBaseline",
+    "FongBaseline",
+    "GBSABaseline",
+    "LandmarkCox",
+    "LandmarkRSF",
+    "LandmarkSupermodel",
+    "RFRadiomicsBaseline",
+    "RSFBaseline",
+    "TNMStageBaseline",
+    "TabularFeatures",
+    "XGBAFTBaseline",
+    "XGBCoxBaseline",
+    "XGBRadiomicsBaseline",
+    "biomarker_summary",
+    "build_baseline",
+    "cohort_radiomics",
+    "fong_score",
+    "landmark_data",
+    "radiomic_features",
+]
 
 
 def __getattr__(name: str) -> Any:

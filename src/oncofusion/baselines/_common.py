@@ -14,7 +14,7 @@ import abc
 import inspect
 import warnings
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,11 +36,11 @@ __all__ = [
     "Baseline",
     "NotFittedError",
     "breslow_cumulative_hazard",
+    "check_fingerprint",
+    "read_matrix",
     "step_matrix",
     "survival_target",
     "write_matrix",
-    "read_matrix",
-    "check_fingerprint",
 ]
 
 
@@ -104,7 +104,9 @@ def breslow_cumulative_hazard(
     return ev_times, np.cumsum(inc)
 
 
-def step_matrix(knots: np.ndarray, values: np.ndarray, times: np.ndarray, *, before: float = 1.0) -> np.ndarray:
+def step_matrix(
+    knots: np.ndarray, values: np.ndarray, times: np.ndarray, *, before: float = 1.0
+) -> np.ndarray:
     """Evaluate right-continuous step functions (rows of ``values`` on ``knots``) at ``times``.
 
     ``values`` has shape ``(n, len(knots))``; before the first knot the value is ``before``.
@@ -127,11 +129,15 @@ def write_matrix(path: Path, frame: pd.DataFrame) -> None:
 
 def read_matrix(path: Path) -> pd.DataFrame:
     if not path.is_file():
-        raise ModelLoadError(f"run file '{path}' is missing. Fix: point to a complete run directory.")
+        raise ModelLoadError(
+            f"run file '{path}' is missing. Fix: point to a complete run directory."
+        )
     return pd.read_parquet(path)
 
 
-def check_fingerprint(stored: list[list[float]], refit: np.ndarray, what: str, *, atol: float = 1e-9) -> None:
+def check_fingerprint(
+    stored: list[list[float]], refit: np.ndarray, what: str, *, atol: float = 1e-9
+) -> None:
     """Raise :class:`ModelLoadError` when a refitted model's predictions differ from those stored.
 
     Tree ensembles from scikit-learn/scikit-survival cannot be saved portably without
@@ -185,7 +191,7 @@ class Baseline(FittedSurvivalModel):
         checksums.json
     """
 
-    name: ClassVar[str] = ""
+    name: str = ""
 
     def __init__(self) -> None:
         self.schema_: Any = None
@@ -207,7 +213,9 @@ class Baseline(FittedSurvivalModel):
 
     def _check_fitted(self) -> None:
         if self.schema_ is None:
-            raise NotFittedError(f"{type(self).__name__} is not fitted. Fix: call .fit(train_cohort) first.")
+            raise NotFittedError(
+                f"{type(self).__name__} is not fitted. Fix: call .fit(train_cohort) first."
+            )
 
     def _check_times(self, times: Any) -> np.ndarray:
         self._check_fitted()
@@ -226,11 +234,16 @@ class Baseline(FittedSurvivalModel):
         self._check_fitted()
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_json(run_dir / "run.json", run_info(self.name, {"kind": "baseline", "time_unit": self.time_unit}))
+        write_json(
+            run_dir / "run.json",
+            run_info(self.name, {"kind": "baseline", "time_unit": self.time_unit}),
+        )
         from oncofusion.utils.io import atomic_write
 
         with atomic_write(run_dir / "config.yaml") as fh:
-            yaml.safe_dump({"model": self.name, "params": _yaml_safe(self.get_params())}, fh, sort_keys=True)
+            yaml.safe_dump(
+                {"model": self.name, "params": _yaml_safe(self.get_params())}, fh, sort_keys=True
+            )
         write_json(run_dir / "schema.json", self.schema_.model_dump())
         write_json(run_dir / "model.json", self._get_state(run_dir))
         write_checksums(run_dir)
@@ -250,11 +263,15 @@ class Baseline(FittedSurvivalModel):
         try:
             config = yaml.safe_load((run_dir / "config.yaml").read_text())
         except (OSError, yaml.YAMLError) as e:
-            raise ModelLoadError(f"run file '{run_dir / 'config.yaml'}' cannot be read ({e}).") from e
+            raise ModelLoadError(
+                f"run file '{run_dir / 'config.yaml'}' cannot be read ({e})."
+            ) from e
         try:
             model = cls(**config["params"])
         except (TypeError, ConfigError) as e:
-            raise ModelLoadError(f"run '{run_dir}': config.yaml parameters do not fit {cls.__name__} ({e}).") from e
+            raise ModelLoadError(
+                f"run '{run_dir}': config.yaml parameters do not fit {cls.__name__} ({e})."
+            ) from e
         model.schema_ = CohortSchema(**read_json(run_dir / "schema.json"))
         model.time_unit = model.schema_.time_unit
         model._set_state(read_json(run_dir / "model.json"), run_dir)

@@ -32,7 +32,7 @@ from oncofusion.data.schema import CohortSchema
 from oncofusion.errors import CohortError, ConfigError
 from oncofusion.registry import look_up_option
 
-__all__ = ["TabularFeatures", "biomarker_summary", "MODALITIES"]
+__all__ = ["MODALITIES", "TabularFeatures", "biomarker_summary"]
 
 #: modalities a tabular baseline can ingest
 MODALITIES = ("clinical", "biomarkers", "genomics")
@@ -41,7 +41,9 @@ MODALITIES = ("clinical", "biomarkers", "genomics")
 def _norm_use(use: str | Sequence[str]) -> tuple[str, ...]:
     items = (use,) if isinstance(use, str) else tuple(use)
     if not items:
-        raise ConfigError("'use' is empty. Fix: give at least one of 'clinical', 'biomarkers', 'genomics'.")
+        raise ConfigError(
+            "'use' is empty. Fix: give at least one of 'clinical', 'biomarkers', 'genomics'."
+        )
     out = tuple(look_up_option(str(u), list(MODALITIES), what="modality") for u in items)
     return tuple(m for m in MODALITIES if m in out)
 
@@ -75,7 +77,9 @@ def biomarker_summary(
         slope = pd.Series(np.nan, index=ids)
         count = pd.Series(0.0, index=ids)
         if bm is not None and m in bm.columns:
-            obs = bm.loc[bm[m].notna(), ["patient_id", "time", m]].sort_values(["patient_id", "time"], kind="stable")
+            obs = bm.loc[bm[m].notna(), ["patient_id", "time", m]].sort_values(
+                ["patient_id", "time"], kind="stable"
+            )
             obs = obs[obs["patient_id"].isin(ids)]
             if len(obs):
                 g = obs.groupby("patient_id", sort=False)
@@ -83,7 +87,9 @@ def biomarker_summary(
                 count.loc[n.index] = n.astype(float)
                 last.loc[n.index] = g[m].last()
                 tail = g.tail(max(int(slope_visits), 1))
-                slope.loc[n.index] = tail.groupby("patient_id", sort=False).apply(_ls_slope, m, include_groups=False)
+                slope.loc[n.index] = tail.groupby("patient_id", sort=False).apply(
+                    _ls_slope, m, include_groups=False
+                )
         cols[f"{m}__last"] = last
         cols[f"{m}__slope"] = slope
         cols[f"{m}__n_obs"] = count
@@ -153,9 +159,13 @@ class TabularFeatures:
                     f"Fix: choose from {schema.clinical.all}."
                 )
         if "biomarkers" in self.use and not schema.biomarkers:
-            raise ConfigError(f"use includes 'biomarkers' but cohort '{schema.name}' declares no biomarkers.")
+            raise ConfigError(
+                f"use includes 'biomarkers' but cohort '{schema.name}' declares no biomarkers."
+            )
         if "genomics" in self.use and not schema.genomics:
-            raise ConfigError(f"use includes 'genomics' but cohort '{schema.name}' declares no genomics.")
+            raise ConfigError(
+                f"use includes 'genomics' but cohort '{schema.name}' declares no genomics."
+            )
         self._state: dict[str, Any] | None = None
 
     # -- column roles ----------------------------------------------------------------------
@@ -182,7 +192,9 @@ class TabularFeatures:
             cats[c] = [None if pd.isna(v) else str(v) for v in p[c]]
         if "biomarkers" in self.use:
             s = self.landmark if landmark is None else float(landmark)
-            bs = biomarker_summary(cohort.biomarkers, self.schema.biomarkers, ids, s, self.slope_visits)
+            bs = biomarker_summary(
+                cohort.biomarkers, self.schema.biomarkers, ids, s, self.slope_visits
+            )
             num = pd.concat([num, bs], axis=1)
         if "genomics" in self.use:
             g = cohort.genomics
@@ -191,7 +203,11 @@ class TabularFeatures:
                 gv = pd.DataFrame(np.nan, index=index, columns=genes)
                 present = np.zeros(len(ids), dtype=bool)
             else:
-                gi = g.assign(patient_id=g["patient_id"].astype(str)).drop_duplicates("patient_id").set_index("patient_id")
+                gi = (
+                    g.assign(patient_id=g["patient_id"].astype(str))
+                    .drop_duplicates("patient_id")
+                    .set_index("patient_id")
+                )
                 gv = gi.reindex(index)[genes].apply(pd.to_numeric, errors="coerce")
                 present = index.isin(gi.index)
             gv.columns = [f"gene__{c}" for c in genes]
@@ -220,7 +236,9 @@ class TabularFeatures:
             levels = sorted(vals.unique().tolist())
             if not levels:
                 continue
-            mode = vals.value_counts().sort_index(kind="stable").idxmax() if len(vals) else levels[0]
+            mode = (
+                vals.value_counts().sort_index(kind="stable").idxmax() if len(vals) else levels[0]
+            )
             categorical[c] = {"levels": levels, "mode": mode, "missing": bool(cats[c].isna().any())}
         self._state = {"numeric": numeric, "categorical": categorical, "scale": {}, "keep": None}
         full = self._encode(num, cats)
@@ -323,7 +341,9 @@ class TabularFeatures:
         assert st is not None
         out: dict[str, list[str]] = {}
         for c, spec in st["numeric"].items():
-            members = [c] + ([spec["indicator"]] if spec["indicator"] and not c.endswith("__slope") else [])
+            members = [c] + (
+                [spec["indicator"]] if spec["indicator"] and not c.endswith("__slope") else []
+            )
             if c.startswith("gene__"):
                 members = [c]
             out[c] = [m for m in members if m in names]

@@ -40,7 +40,7 @@ from oncofusion.errors import CohortError, ConfigError
 from oncofusion.registry import look_up_option
 from oncofusion.survival.nonparametric import kaplan_meier
 
-__all__ = ["FONG_CRITERIA", "fong_score", "FongBaseline", "TNMStageBaseline"]
+__all__ = ["FONG_CRITERIA", "FongBaseline", "TNMStageBaseline", "fong_score"]
 
 #: criterion -> (rule, threshold); a point when value > threshold ("gt") or < threshold ("lt")
 FONG_CRITERIA: dict[str, tuple[str, float | None]] = {
@@ -118,7 +118,11 @@ def fong_score(
             f"column_map={{{', '.join(repr(c) + ': ' + repr('<your column>') for c in absent)}}}; "
             f"available columns: {sorted(map(str, df.columns))}."
         )
-    ids = df["patient_id"].astype(str) if "patient_id" in df.columns else pd.Series(df.index.astype(str))
+    ids = (
+        df["patient_id"].astype(str)
+        if "patient_id" in df.columns
+        else pd.Series(df.index.astype(str))
+    )
     ids = ids.reset_index(drop=True)
     score = np.zeros(len(df))
     for crit, (rule, thr) in FONG_CRITERIA.items():
@@ -172,7 +176,12 @@ class FongBaseline(Baseline):
 
     name = "fong"
 
-    def __init__(self, column_map: Mapping[str, str] | None = None, method: str = "cox", missing: str = "raise") -> None:
+    def __init__(
+        self,
+        column_map: Mapping[str, str] | None = None,
+        method: str = "cox",
+        missing: str = "raise",
+    ) -> None:
         super().__init__()
         self.column_map = dict(column_map) if column_map else None
         self.method = look_up_option(str(method), ["cox", "km"], what="Fong survival method")
@@ -216,7 +225,11 @@ class FongBaseline(Baseline):
     def _get_state(self, run_dir: Path) -> dict[str, Any]:
         if self.method == "cox":
             return {"cox": self.cox_.to_dict()}
-        return {"km": {str(g): {"times": v[0].tolist(), "surv": v[1].tolist()} for g, v in self.km_.items()}}
+        return {
+            "km": {
+                str(g): {"times": v[0].tolist(), "surv": v[1].tolist()} for g, v in self.km_.items()
+            }
+        }
 
     def _set_state(self, state: dict[str, Any], run_dir: Path) -> None:
         if self.method == "cox":
@@ -246,10 +259,18 @@ class TNMStageBaseline(Baseline):
 
     def fit(self, cohort: Any) -> TNMStageBaseline:
         if self.stage_column not in cohort.schema.clinical.all:
-            look_up_option(self.stage_column, cohort.schema.clinical.all or ["(no clinical column)"], what="stage column")
+            look_up_option(
+                self.stage_column,
+                cohort.schema.clinical.all or ["(no clinical column)"],
+                what="stage column",
+            )
         time, event = survival_target(cohort)
         self.features_ = TabularFeatures(
-            cohort.schema, "clinical", columns=[self.stage_column], drop_first=True, standardize=False
+            cohort.schema,
+            "clinical",
+            columns=[self.stage_column],
+            drop_first=True,
+            standardize=False,
         ).fit(cohort)
         self.cox_, _ = fit_cox(self.features_.transform_frame(cohort), time, event)
         self._remember(cohort)

@@ -13,7 +13,7 @@ that set predicts
   landmark (time measured from :math:`s`). At prediction a landmark between two fitted
   ones uses the model of the latest fitted landmark at or before it (features are still
   taken at the requested :math:`s`).
-* :class:`LandmarkSupermodel`: one Cox model on the stacked landmark data sets, on the
+* :class:`~oncofusion.baselines.landmark_supermodel.LandmarkSupermodel`: one Cox model on the stacked landmark data sets, on the
   absolute time scale with left truncation at :math:`s`, landmark-dependent effects and
   baseline
 
@@ -44,18 +44,23 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from oncofusion.baselines._common import Baseline, breslow_cumulative_hazard, step_matrix, survival_target, warn_once
+from oncofusion.baselines._common import (
+    Baseline,
+    survival_target,
+    warn_once,
+)
 from oncofusion.baselines.cox import CoxFit, fit_cox, resolve_use, use_param
 from oncofusion.baselines.features import TabularFeatures
 from oncofusion.baselines.trees import SksurvEnsemble
 from oncofusion.errors import ConfigError
 
-__all__ = ["landmark_data", "LandmarkCox", "LandmarkRSF", "LandmarkSupermodel"]
+__all__ = ["LandmarkCox", "LandmarkRSF", "landmark_data"]
 
 
-def landmark_data(cohort: Any, s: float, window: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def landmark_data(
+    cohort: Any, s: float, window: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The landmark data set at ``s``: who is at risk, and the outcome censored at ``s + window``.
 
     Returns
@@ -75,14 +80,22 @@ def landmark_data(cohort: Any, s: float, window: float) -> tuple[np.ndarray, np.
 class _Landmarking(Baseline):
     """Shared parameters, landmark resolution and prediction dispatch."""
 
+    landmarks_: list[float]
+    window_: float
+
     def __init__(
-        self, landmarks: Sequence[float] | None, window: float | None, use: str | Sequence[str] | None
+        self,
+        landmarks: Sequence[float] | None,
+        window: float | None,
+        use: str | Sequence[str] | None,
     ) -> None:
         super().__init__()
         self.landmarks = None if landmarks is None else [float(s) for s in landmarks]
-        if self.landmarks is not None:
-            if not self.landmarks or any(s < 0 for s in self.landmarks) or sorted(set(self.landmarks)) != self.landmarks:
-                raise ConfigError(f"landmarks must be non-negative and strictly increasing, got {landmarks}.")
+        lms = self.landmarks
+        if lms is not None and (not lms or any(s < 0 for s in lms) or sorted(set(lms)) != lms):
+            raise ConfigError(
+                f"landmarks must be non-negative and strictly increasing, got {landmarks}."
+            )
         self.window = None if window is None else float(window)
         if self.window is not None and not self.window > 0:
             raise ConfigError(f"window must be > 0, got {window}.")
@@ -95,8 +108,14 @@ class _Landmarking(Baseline):
         else:
             q = np.quantile(time[event], [0.25, 0.5])
             lms = sorted({0.0, *[float(np.round(v, 2)) for v in q if v > 0]})
-        w = self.window if self.window is not None else (
-            float(max(cohort.schema.horizons)) if cohort.schema.horizons else float(np.median(time))
+        w = (
+            self.window
+            if self.window is not None
+            else (
+                float(max(cohort.schema.horizons))
+                if cohort.schema.horizons
+                else float(np.median(time))
+            )
         )
         return lms, w
 
@@ -119,7 +138,14 @@ class _Landmarking(Baseline):
             )
 
     def _at_or_before(self, s: float) -> int:
-        return int(np.searchsorted(np.asarray(self.landmarks_), s, side="right") - 1)
+        return (
+            int(
+                np.searchsorted(
+                    np.asarray(self.landmarks_, dtype=np.float64), float(s), side="right"
+                )
+            )
+            - 1
+        )
 
 
 class LandmarkCox(_Landmarking):
@@ -166,11 +192,15 @@ class LandmarkCox(_Landmarking):
             self.landmarks_.append(s)
             self.models_.append((feats, cox))
         if not self.models_:
-            raise ConfigError(f"no landmark in {lms} has an event within the window {w}. Fix: choose earlier landmarks.")
+            raise ConfigError(
+                f"no landmark in {lms} has an event within the window {w}. Fix: choose earlier landmarks."
+            )
         self._remember(cohort)
         return self
 
-    def predict_survival(self, cohort: Any, times: Any, landmark: float | None = None) -> np.ndarray:
+    def predict_survival(
+        self, cohort: Any, times: Any, landmark: float | None = None
+    ) -> np.ndarray:
         t = self._check_times(times)
         s = self._s(landmark)
         self._check_horizon(t)
@@ -186,7 +216,10 @@ class LandmarkCox(_Landmarking):
 
     def _set_state(self, state: dict[str, Any], run_dir: Path) -> None:
         self.landmarks_, self.window_ = list(state["landmarks"]), float(state["window"])
-        self.models_ = [(TabularFeatures.from_dict(m["features"]), CoxFit.from_dict(m["cox"])) for m in state["models"]]
+        self.models_ = [
+            (TabularFeatures.from_dict(m["features"]), CoxFit.from_dict(m["cox"]))
+            for m in state["models"]
+        ]
 
 
 class LandmarkRSF(_Landmarking):
@@ -239,11 +272,15 @@ class LandmarkRSF(_Landmarking):
             self.landmarks_.append(s)
             self.models_.append((feats, rsf))
         if not self.models_:
-            raise ConfigError(f"no landmark in {lms} has an event within the window {w}. Fix: choose earlier landmarks.")
+            raise ConfigError(
+                f"no landmark in {lms} has an event within the window {w}. Fix: choose earlier landmarks."
+            )
         self._remember(cohort)
         return self
 
-    def predict_survival(self, cohort: Any, times: Any, landmark: float | None = None) -> np.ndarray:
+    def predict_survival(
+        self, cohort: Any, times: Any, landmark: float | None = None
+    ) -> np.ndarray:
         t = self._check_times(times)
         s = self._s(landmark)
         self._check_horizon(t)
@@ -263,118 +300,9 @@ class LandmarkRSF(_Landmarking):
     def _set_state(self, state: dict[str, Any], run_dir: Path) -> None:
         self.landmarks_, self.window_ = list(state["landmarks"]), float(state["window"])
         self.models_ = [
-            (TabularFeatures.from_dict(m["features"]), SksurvEnsemble.restore(m["ensemble"], run_dir))
+            (
+                TabularFeatures.from_dict(m["features"]),
+                SksurvEnsemble.restore(m["ensemble"], run_dir),
+            )
             for m in state["models"]
         ]
-
-
-class LandmarkSupermodel(_Landmarking):
-    """Stacked landmark Cox super model with landmark-dependent effects (van Houwelingen & Putter 2011).
-
-    Parameters
-    ----------
-    landmarks, window, use
-        As in :class:`LandmarkCox`.
-    degree
-        Landmark terms :math:`f_1, \\ldots` used: 0 (landmark-constant effects and
-        baseline), 1 (:math:`s`) or 2 (:math:`s, s^2`).
-    penalizer
-        lifelines penalty of the stacked Cox model.
-
-    Attributes
-    ----------
-    summary_
-        lifelines' coefficient table with robust (patient-clustered) standard errors.
-    """
-
-    name = "landmark_supermodel"
-
-    def __init__(
-        self,
-        landmarks: Sequence[float] | None = None,
-        window: float | None = None,
-        use: str | Sequence[str] | None = None,
-        degree: int = 2,
-        penalizer: float = 0.0,
-    ) -> None:
-        super().__init__(landmarks, window, use)
-        if int(degree) not in (0, 1, 2):
-            raise ConfigError(f"degree must be 0, 1 or 2, got {degree}.")
-        self.degree = int(degree)
-        self.penalizer = float(penalizer)
-
-    def _f(self, s: float) -> list[float]:
-        u = s / self.s_last_ if self.s_last_ > 0 else 0.0
-        return [u, u * u][: self.degree_]
-
-    def _design(self, X: pd.DataFrame, s: float) -> pd.DataFrame:
-        f = self._f(s)
-        cols: dict[str, np.ndarray] = {c: X[c].to_numpy(dtype=np.float64) for c in X.columns}
-        for k, fk in enumerate(f, start=1):
-            cols[f"f{k}(s)"] = np.full(len(X), fk)
-            for c in X.columns:
-                cols[f"{c}*f{k}(s)"] = X[c].to_numpy(dtype=np.float64) * fk
-        return pd.DataFrame(cols, index=X.index)
-
-    def fit(self, cohort: Any) -> LandmarkSupermodel:
-        lms, w = self._resolve(cohort)
-        use = resolve_use(self.use, cohort.schema)
-        self.landmarks_, self.window_ = [], w
-        self.features_ = TabularFeatures(cohort.schema, use, lms[0], drop_first=True)
-        raws, parts = [], []
-        for s in lms:
-            at_risk, t, e = landmark_data(cohort, s, w)
-            if not e.any():
-                warn_once(f"lm-skip-{s}", f"landmark {s}: no event in (s, s + {w}]; it is skipped.")
-                continue
-            sub = cohort.subset(cohort.patients["patient_id"][at_risk].tolist())
-            raws.append(self.features_.raw(sub, landmark=s))
-            parts.append((s, sub.patients["patient_id"].to_numpy(), t, e))
-            self.landmarks_.append(s)
-        if not parts:
-            raise ConfigError(f"no landmark in {lms} has an event within the window {w}. Fix: choose earlier landmarks.")
-        self.s_last_ = self.landmarks_[-1]
-        self.degree_ = self.degree if len(self.landmarks_) > self.degree and self.s_last_ > 0 else 0
-        self.features_.fit_raw(pd.concat([r[0] for r in raws]), pd.concat([r[1] for r in raws]))
-        designs = [self._design(self.features_.transform_raw(*r), p[0]) for r, p in zip(raws, parts, strict=True)]
-        D = pd.concat(designs, ignore_index=True)
-        D = D.loc[:, D.std(ddof=0) > 0]
-        entry = np.concatenate([np.full(len(p[2]), p[0]) for p in parts])
-        time = np.concatenate([p[2] for p in parts])
-        event = np.concatenate([p[3] for p in parts])
-        cluster = np.concatenate([p[1] for p in parts])
-        self.fit_, cph = fit_cox(D, time, event, penalizer=self.penalizer, entry=entry, cluster=cluster)
-        self.summary_ = cph.summary if cph is not None else None
-        self._remember(cohort)
-        return self
-
-    def predict_survival(self, cohort: Any, times: Any, landmark: float | None = None) -> np.ndarray:
-        t = self._check_times(times)
-        s = self._s(landmark)
-        if s > self.s_last_:
-            raise ConfigError(
-                f"landmark {s} is past the last fitted landmark {self.s_last_}; the super model does not "
-                f"extrapolate. Fix: predict at a landmark in [{self.landmarks_[0]}, {self.s_last_}]."
-            )
-        self._check_horizon(t)
-        X = self._design(self.features_.transform_frame(cohort, landmark=s), s)
-        eta = self.fit_.eta(X.reindex(columns=self.fit_.features).to_numpy(dtype=np.float64))
-        grid = np.concatenate([[s], s + np.minimum(t, self.window_)])
-        H = step_matrix(self.fit_.base_times, self.fit_.base_cumhaz[None, :], grid, before=0.0)[0]
-        return np.exp(-np.exp(eta)[:, None] * (H[1:] - H[0])[None, :])
-
-    def _get_state(self, run_dir: Path) -> dict[str, Any]:
-        return {
-            "landmarks": self.landmarks_,
-            "window": self.window_,
-            "s_last": self.s_last_,
-            "degree": self.degree_,
-            "features": self.features_.to_dict(),
-            "cox": self.fit_.to_dict(),
-        }
-
-    def _set_state(self, state: dict[str, Any], run_dir: Path) -> None:
-        self.landmarks_, self.window_ = list(state["landmarks"]), float(state["window"])
-        self.s_last_, self.degree_ = float(state["s_last"]), int(state["degree"])
-        self.features_ = TabularFeatures.from_dict(state["features"])
-        self.fit_ = CoxFit.from_dict(state["cox"])

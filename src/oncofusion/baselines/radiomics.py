@@ -39,10 +39,10 @@ import pandas as pd
 from oncofusion.baselines._common import warn_once
 from oncofusion.errors import CohortError
 
-__all__ = ["radiomic_features", "cohort_radiomics", "GLCM_PROPS"]
+__all__ = ["GLCM_PROPS", "cohort_radiomics", "radiomic_features"]
 
 GLCM_PROPS = ("contrast", "dissimilarity", "homogeneity", "ASM", "energy", "correlation")
-_ANGLES = (0.0, np.pi / 4, np.pi / 2, 3 * np.pi / 4)
+_ANGLES: list[float] = [0.0, np.pi / 4, np.pi / 2, 3 * np.pi / 4]
 
 
 def _as_volume(x: Any) -> tuple[np.ndarray, tuple[float, float, float] | None]:
@@ -56,7 +56,9 @@ def _as_volume(x: Any) -> tuple[np.ndarray, tuple[float, float, float] | None]:
     if a.ndim == 2:
         a = a[None]
     if a.ndim != 3:
-        raise CohortError(f"an image for radiomics must be 2-D or 3-D (optionally RGB), got shape {a.shape}.")
+        raise CohortError(
+            f"an image for radiomics must be 2-D or 3-D (optionally RGB), got shape {a.shape}."
+        )
     return a, spacing  # type: ignore[return-value]
 
 
@@ -104,8 +106,12 @@ def radiomic_features(
                 fix="give a mask on the image grid (same depth/frames, height and width, or depth 1).",
             )
     if not m.any():
-        raise CohortError("the ROI mask selects no voxel.", fix="check the segmentation (mask_path).")
-    sp = tuple(float(s) for s in (spacing if spacing is not None else img_spacing or (1.0, 1.0, 1.0)))
+        raise CohortError(
+            "the ROI mask selects no voxel.", fix="check the segmentation (mask_path)."
+        )
+    sp = tuple(
+        float(s) for s in (spacing if spacing is not None else img_spacing or (1.0, 1.0, 1.0))
+    )
     out: dict[str, float] = {}
     out.update(_first_order(img[m], bins))
     out.update(_shape(m, sp))
@@ -151,11 +157,15 @@ def _shape(m: np.ndarray, spacing: tuple[float, ...]) -> dict[str, float]:
     verts, faces, _, _ = marching_cubes(padded, level=0.5, spacing=spacing)
     area = float(mesh_surface_area(verts, faces))
     tri = verts[faces]
-    mesh_volume = float(abs(np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum()) / 6.0)
+    mesh_volume = float(
+        abs(np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum()) / 6.0
+    )
     sphericity = float(np.pi ** (1 / 3) * (6 * mesh_volume) ** (2 / 3) / area) if area > 0 else 0.0
     coords = np.argwhere(m).astype(np.float64) * np.asarray(spacing)
     if len(coords) > 1:
-        lam = np.sort(np.clip(np.linalg.eigvalsh(np.cov(coords, rowvar=False, bias=True)), 0, None))[::-1]
+        lam = np.sort(
+            np.clip(np.linalg.eigvalsh(np.cov(coords, rowvar=False, bias=True)), 0, None)
+        )[::-1]
     else:
         lam = np.zeros(3)
     if lam[0] > 0:
@@ -173,7 +183,9 @@ def _shape(m: np.ndarray, spacing: tuple[float, ...]) -> dict[str, float]:
     }
 
 
-def _glcm(img: np.ndarray, m: np.ndarray, levels: int, distances: tuple[int, ...]) -> dict[str, float]:
+def _glcm(
+    img: np.ndarray, m: np.ndarray, levels: int, distances: tuple[int, ...]
+) -> dict[str, float]:
     from skimage.feature import graycomatrix, graycoprops
 
     if not 2 <= levels <= 255:
@@ -182,19 +194,24 @@ def _glcm(img: np.ndarray, m: np.ndarray, levels: int, distances: tuple[int, ...
     lo, hi = float(v.min()), float(v.max())
     q = np.zeros(img.shape, dtype=np.uint8)
     if hi > lo:
-        q[m] = (np.clip(np.floor((v - lo) / (hi - lo) * levels), 0, levels - 1) + 1).astype(np.uint8)
+        q[m] = (np.clip(np.floor((v - lo) / (hi - lo) * levels), 0, levels - 1) + 1).astype(
+            np.uint8
+        )
     else:
         q[m] = 1
     P = np.zeros((levels + 1, levels + 1, len(distances), len(_ANGLES)), dtype=np.float64)
-    for z in range(q.shape[0]):
+    for z in range(len(q)):
         if m[z].any():
-            P += graycomatrix(q[z], distances, _ANGLES, levels=levels + 1, symmetric=True)
+            P += graycomatrix(q[z], list(distances), _ANGLES, levels=levels + 1, symmetric=True)
     P = P[1:, 1:]  # drop pairs that touch the background (level 0)
     total = P.sum(axis=(0, 1))
     ok = total > 0
     names = [f"glcm_{p.lower()}" for p in GLCM_PROPS] + ["glcm_entropy"]
     if not ok.any():
-        warn_once("glcm-empty", "an ROI has no pair of neighbouring pixels in any slice: GLCM features are NaN.")
+        warn_once(
+            "glcm-empty",
+            "an ROI has no pair of neighbouring pixels in any slice: GLCM features are NaN.",
+        )
         return dict.fromkeys(names, float("nan"))
     out: dict[str, float] = {}
     Pn = np.where(ok, P / np.where(ok, total, 1.0), 0.0)
@@ -227,12 +244,16 @@ def cohort_radiomics(
     if im is not None and len(im):
         has_mask = "mask_path" in im.columns
         if not has_mask or im["mask_path"].isna().any():
-            warn_once("radiomics-nomask", "some images have no mask_path: their ROI is the whole image.")
+            warn_once(
+                "radiomics-nomask", "some images have no mask_path: their ROI is the whole image."
+            )
         for _, r in im.iterrows():
             pid = str(r["patient_id"])
             if pid not in rows:
                 continue
-            phase = str(r["phase"]) if "phase" in im.columns and pd.notna(r.get("phase")) else "image"
+            phase = (
+                str(r["phase"]) if "phase" in im.columns and pd.notna(r.get("phase")) else "image"
+            )
             if any(k.startswith(f"{phase}__") for k in rows[pid]):
                 continue  # first image of a phase wins
             image = read_image(cohort.root / str(r["path"]))
@@ -244,7 +265,9 @@ def cohort_radiomics(
                     image, mask, bins=bins, glcm_levels=glcm_levels, glcm_distances=glcm_distances
                 )
             except CohortError as e:
-                raise CohortError(e.problem, file="imaging", column="path", rows=[pid], fix=e.fix) from e
+                raise CohortError(
+                    e.problem, file="imaging", column="path", rows=[pid], fix=e.fix
+                ) from e
             rows[pid].update({f"{phase}__{k}": v for k, v in feats.items()})
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "patient_id"

@@ -69,7 +69,7 @@ class _RadiomicsBaseline(Baseline):
         filled = rad[cols].fillna(medians[cols])
         cols = [c for c in cols if filled[c].nunique() > 1]
         absent = rad.isna().all(axis=1)
-        self.radiomics_state_ = {
+        self.radiomics_state_: dict[str, Any] = {
             "columns": cols,
             "medians": {c: float(medians[c]) for c in cols},
             "indicator": bool(absent.any() and not absent.all()),
@@ -194,7 +194,9 @@ class XGBRadiomicsBaseline(_RadiomicsBaseline):
         time, event = survival_target(cohort)
         X = self._fit_features(cohort)
         params = {"eta": self.learning_rate, "max_depth": self.max_depth, "seed": self.seed}
-        self.model_ = XGBSurvival("survival:cox", params, self.n_estimators).fit(X.to_numpy(), time, event)
+        self.model_ = XGBSurvival("survival:cox", params, self.n_estimators).fit(
+            X.to_numpy(), time, event
+        )
         self._remember(cohort)
         return self
 

@@ -9,7 +9,7 @@ back with :func:`oncofusion.load` once this module is imported.
 name                     class
 =======================  =====================================================
 ``cox``                  :class:`~oncofusion.baselines.cox.CoxBaseline`
-``coxnet``               :class:`~oncofusion.baselines.cox.CoxNetBaseline`
+``coxnet``               :class:`~oncofusion.baselines.coxnet.CoxNetBaseline`
 ``rsf``                  :class:`~oncofusion.baselines.trees.RSFBaseline`
 ``gbsa``                 :class:`~oncofusion.baselines.trees.GBSABaseline`
 ``xgb_cox``              :class:`~oncofusion.baselines.xgb.XGBCoxBaseline`
@@ -18,7 +18,7 @@ name                     class
 ``xgb_radiomics``        :class:`~oncofusion.baselines.radiomics_models.XGBRadiomicsBaseline`
 ``landmark_cox``         :class:`~oncofusion.baselines.landmarking.LandmarkCox`
 ``landmark_rsf``         :class:`~oncofusion.baselines.landmarking.LandmarkRSF`
-``landmark_supermodel``  :class:`~oncofusion.baselines.landmarking.LandmarkSupermodel`
+``landmark_supermodel``  :class:`~oncofusion.baselines.landmark_supermodel.LandmarkSupermodel`
 ``fong``                 :class:`~oncofusion.baselines.fong.FongBaseline`
 ``tnm``                  :class:`~oncofusion.baselines.fong.TNMStageBaseline`
 =======================  =====================================================
@@ -27,9 +27,11 @@ name                     class
 from __future__ import annotations
 
 from oncofusion.baselines._common import Baseline
-from oncofusion.baselines.cox import CoxBaseline, CoxNetBaseline
+from oncofusion.baselines.cox import CoxBaseline
+from oncofusion.baselines.coxnet import CoxNetBaseline
 from oncofusion.baselines.fong import FongBaseline, TNMStageBaseline
-from oncofusion.baselines.landmarking import LandmarkCox, LandmarkRSF, LandmarkSupermodel
+from oncofusion.baselines.landmark_supermodel import LandmarkSupermodel
+from oncofusion.baselines.landmarking import LandmarkCox, LandmarkRSF
 from oncofusion.baselines.radiomics_models import RFRadiomicsBaseline, XGBRadiomicsBaseline
 from oncofusion.baselines.trees import GBSABaseline, RSFBaseline
 from oncofusion.baselines.xgb import XGBAFTBaseline, XGBCoxBaseline

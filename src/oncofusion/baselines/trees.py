@@ -43,7 +43,7 @@ from oncofusion.baselines.cox import resolve_use, use_param
 from oncofusion.baselines.features import TabularFeatures
 from oncofusion.errors import ConfigError
 
-__all__ = ["SksurvEnsemble", "RSFBaseline", "GBSABaseline"]
+__all__ = ["GBSABaseline", "RSFBaseline", "SksurvEnsemble"]
 
 _FINGERPRINT_ROWS = 25
 
@@ -82,7 +82,9 @@ class SksurvEnsemble:
         self.X = pd.DataFrame(np.asarray(X, dtype=np.float64), columns=self.columns)
         self.time = np.asarray(time, dtype=np.float64)
         self.event = np.asarray(event, dtype=bool)
-        self.estimator = self._make().fit(self.X.to_numpy(), Surv.from_arrays(self.event, self.time))
+        self.estimator = self._make().fit(
+            self.X.to_numpy(), Surv.from_arrays(self.event, self.time)
+        )
         return self
 
     def survival(self, X: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -120,7 +122,11 @@ class SksurvEnsemble:
         """Refit from the stored matrix and check the fingerprint."""
         frame = read_matrix(run_dir / state["matrix"])
         obj = cls(state["kind"], state["params"])
-        obj.fit(frame[state["columns"]], frame["__time"].to_numpy(), frame["__event"].to_numpy().astype(bool))
+        obj.fit(
+            frame[state["columns"]],
+            frame["__time"].to_numpy(),
+            frame["__event"].to_numpy().astype(bool),
+        )
         _, fp = obj._fingerprint()
         check_fingerprint(state["fingerprint"], fp, f"{state['kind']} ensemble")
         return obj
@@ -128,6 +134,8 @@ class SksurvEnsemble:
 
 class _TreeBaseline(Baseline):
     kind = ""
+    use: tuple[str, ...] | None
+    landmark: float
 
     def _params(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -135,7 +143,10 @@ class _TreeBaseline(Baseline):
     def fit(self, cohort: Any) -> _TreeBaseline:
         time, event = survival_target(cohort)
         self.features_ = TabularFeatures(
-            cohort.schema, resolve_use(self.use, cohort.schema), self.landmark, standardize=False  # type: ignore[attr-defined]
+            cohort.schema,
+            resolve_use(self.use, cohort.schema),
+            self.landmark,
+            standardize=False,
         ).fit(cohort)
         self.model_ = SksurvEnsemble(self.kind, self._params()).fit(
             self.features_.transform_frame(cohort), time, event

@@ -31,13 +31,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oncofusion.baselines._common import Baseline, breslow_cumulative_hazard, step_matrix, survival_target
+from oncofusion.baselines._common import (
+    Baseline,
+    breslow_cumulative_hazard,
+    step_matrix,
+    survival_target,
+)
 from oncofusion.baselines.cox import resolve_use, use_param
 from oncofusion.baselines.features import TabularFeatures
 from oncofusion.errors import ConfigError, ModelLoadError
 from oncofusion.registry import look_up_option
 
-__all__ = ["XGBSurvival", "XGBCoxBaseline", "XGBAFTBaseline", "AFT_DISTRIBUTIONS"]
+__all__ = ["AFT_DISTRIBUTIONS", "XGBAFTBaseline", "XGBCoxBaseline", "XGBSurvival"]
 
 AFT_DISTRIBUTIONS = ("normal", "logistic", "extreme")
 
@@ -68,7 +73,9 @@ class XGBSurvival:
     """
 
     def __init__(self, objective: str, params: dict[str, Any], num_boost_round: int) -> None:
-        self.objective = look_up_option(objective, ["survival:cox", "survival:aft"], what="xgboost objective")
+        self.objective = look_up_option(
+            objective, ["survival:cox", "survival:aft"], what="xgboost objective"
+        )
         self.params = dict(params)
         self.num_boost_round = int(num_boost_round)
         self.booster: Any = None
@@ -104,7 +111,9 @@ class XGBSurvival:
             params.setdefault("base_score", float(np.exp(np.mean(np.log(t)))))
         self.booster = xgb.train(params, d, num_boost_round=self.num_boost_round)
         if self.objective == "survival:cox":
-            self.base_times, self.base_cumhaz = breslow_cumulative_hazard(time, event, self.margin(X))
+            self.base_times, self.base_cumhaz = breslow_cumulative_hazard(
+                time, event, self.margin(X)
+            )
         return self
 
     def margin(self, X: np.ndarray) -> np.ndarray:
@@ -149,7 +158,9 @@ class XGBSurvival:
         obj = cls(state["objective"], state["params"], state["num_boost_round"])
         path = run_dir / state["model_file"]
         if not path.is_file():
-            raise ModelLoadError(f"run file '{path}' is missing. Fix: point to a complete run directory.")
+            raise ModelLoadError(
+                f"run file '{path}' is missing. Fix: point to a complete run directory."
+            )
         obj.booster = xgb.Booster()
         obj.booster.load_model(str(path))
         obj.base_times = np.asarray(state["base_times"], dtype=np.float64)
@@ -296,7 +307,9 @@ class XGBAFTBaseline(_XGBBaseline):
             use, n_estimators, learning_rate, max_depth, subsample, colsample_bytree,
             min_child_weight, reg_lambda, seed, landmark,
         )  # fmt: skip
-        self.distribution = look_up_option(str(distribution), list(AFT_DISTRIBUTIONS), what="AFT distribution")
+        self.distribution = look_up_option(
+            str(distribution), list(AFT_DISTRIBUTIONS), what="AFT distribution"
+        )
         if not float(sigma) > 0:
             raise ConfigError(f"sigma must be > 0, got {sigma}.")
         self.sigma = float(sigma)
