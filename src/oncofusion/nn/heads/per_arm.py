@@ -1,0 +1,115 @@
+"""Per-arm dual-task head (MM-Care §3.4, eq. 16-17).
+
+From one shared representation :math:`R`, for every treatment arm :math:`T` an overall
+survival (OS) branch and a local control (LC) branch:
+
+.. math:: h_{OS,T}(k) = \\sigma(\\mathrm{MLP}_{OS,T}(R))_k, \\qquad
+          P_{LC,T} = \\sigma(\\mathrm{MLP}_{LC,T}(R)) \\in [0, 1]^J .
+
+OS is a discrete-time hazard over ``n_intervals`` intervals (the block follows the model
+output contract: ``logit_hazard``/``hazard``). LC is either ``J`` binary logits of local
+*failure* by each LC horizon (``lc="binary"``, MM-Care; higher is worse, local control
+probability is ``1 - lc_risk``) or a discrete-time hazard of local failure
+(``lc="discrete_time"``). An optional ``trunk`` MLP is shared by all arms and tasks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+import torch
+from torch import Tensor, nn
+
+from oncofusion.nn.heads._input import check_features, head_input
+from oncofusion.nn.layers import make_mlp
+from oncofusion.nn.registries import HEADS
+from oncofusion.registry import look_up_option
+
+__all__ = ["PerArmHead"]
+
+
+@HEADS.register("per_arm")
+class PerArmHead(nn.Module):
+    """OS (discrete-time) and LC outputs for every arm from one representation.
+
+    Parameters
+    ----------
+    in_features
+        Size ``D`` of the shared representation.
+    arms
+        Arm names, in the order of ``schema.arms`` (``arm`` indices in a batch refer to it).
+    n_intervals
+        OS intervals ``K``.
+    n_lc
+        LC horizons (``"binary"``) or intervals (``"discrete_time"``); 0: no LC branch.
+    lc
+        ``"binary"`` or ``"discrete_time"``.
+    hidden
+        Hidden widths of every per-arm, per-task MLP.
+    trunk
+        Hidden widths of an MLP shared by all branches (``()``: none).
+    act, dropout
+        Activation and dropout of the MLPs.
+
+    Notes
+    -----
+    ``forward(z)`` (``z`` (B, D) or a fusion output dict) -> ``{arm: block}`` with
+    ``logit_hazard``/``hazard`` (B, K) (OS; also as ``os_logit_hazard``/``os_hazard``) and
+    either ``lc_logit``/``lc_risk`` (B, J) or ``lc_logit_hazard``/``lc_hazard`` (B, J).
+    :meth:`select_arm` picks each patient's received arm.
+    """
+
+    def __init__(self, in_features: int, arms: Sequence[str], n_intervals: int, n_lc: int = 2,
+                 lc: str = "binary", hidden: Sequence[int] = (), trunk: Sequence[int] = (),
+                 act: str = "relu", dropout: float = 0.0) -> None:
+        super().__init__()
+        arms = [str(a) for a in arms]
+        if not arms or len(set(arms)) != len(arms) or any("." in a or not a for a in arms):
+            raise ValueError(f"arms must be distinct non-empty names without '.', got {arms}.")
+        if n_intervals < 1 or n_lc < 0:
+            raise ValueError(f"need n_intervals >= 1 and n_lc >= 0, got {n_intervals} and {n_lc}.")
+        self.lc = look_up_option(lc, ["binary", "discrete_time"], what="LC output")
+        self.arms, self.in_features = tuple(arms), int(in_features)
+        self.n_intervals, self.n_lc = int(n_intervals), int(n_lc)
+        self.trunk = make_mlp(self.in_features, trunk, None, act=act, dropout=dropout) if trunk else nn.Identity()
+        width = int(trunk[-1]) if trunk else self.in_features
+        self.heads = nn.ModuleDict()
+        for arm in self.arms:
+            branch = nn.ModuleDict({"os": make_mlp(width, hidden, self.n_intervals, act=act, dropout=dropout)})
+            if self.n_lc > 0:
+                branch["lc"] = make_mlp(width, hidden, self.n_lc, act=act, dropout=dropout)
+            self.heads[arm] = branch
+
+    def forward(self, z: Tensor | Mapping[str, Any]) -> dict[str, dict[str, Tensor]]:
+        x = head_input(z)
+        check_features(x, self.in_features, 2, "per_arm head")
+        r = self.trunk(x)
+        out: dict[str, dict[str, Tensor]] = {}
+        for arm in self.arms:
+            branch = cast(nn.ModuleDict, self.heads[arm])
+            os_logit = branch["os"](r)
+            block = {"logit_hazard": os_logit, "hazard": torch.sigmoid(os_logit),
+                     "os_logit_hazard": os_logit, "os_hazard": torch.sigmoid(os_logit)}
+            if self.n_lc > 0:
+                lc_logit = branch["lc"](r)
+                if self.lc == "binary":
+                    block.update(lc_logit=lc_logit, lc_risk=torch.sigmoid(lc_logit))
+                else:
+                    block.update(lc_logit_hazard=lc_logit, lc_hazard=torch.sigmoid(lc_logit))
+            out[arm] = block
+        return out
+
+    def select_arm(self, out: Mapping[str, Mapping[str, Tensor]], arm: Tensor) -> dict[str, Tensor]:
+        """Each row's block for its received arm (``arm``: (B,) indices into ``arms``)."""
+        arm = torch.as_tensor(arm).long().reshape(-1)
+        if bool(((arm < 0) | (arm >= len(self.arms))).any()):
+            raise ValueError(f"arm indices must be in [0, {len(self.arms)}) for arms {list(self.arms)}, "
+                             f"got {sorted(set(arm.tolist()))}; -1 means the cohort has no arms.")
+        first = out[self.arms[0]]
+        picked = {}
+        for key in first:
+            stacked = torch.stack([out[a][key] for a in self.arms], dim=1)  # (B, A, ...)
+            index = arm.to(stacked.device).view(-1, 1, *([1] * (stacked.dim() - 2)))
+            picked[key] = stacked.gather(1, index.expand(-1, 1, *stacked.shape[2:])).squeeze(1)
+        return picked
