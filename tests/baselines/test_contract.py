@@ -123,3 +123,11 @@ def test_loading_with_the_wrong_class_is_an_error(fitted, tmp_path: Path):
     fitted["cox"].save(tmp_path)
     with pytest.raises(ModelLoadError, match="holds model 'cox'"):
         BASELINES.get("rsf").load(tmp_path)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_training_without_events_is_a_clear_error(name, synth_cohort):
+    p = synth_cohort.patients
+    censored = synth_cohort.subset(p.loc[p["event"] == 0, "patient_id"].tolist()[:15])
+    with pytest.raises(SurvivalInputError, match="no event"):
+        build_baseline(name, **SMALL[name]).fit(censored)

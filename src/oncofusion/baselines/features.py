@@ -87,23 +87,21 @@ def biomarker_summary(
                 count.loc[n.index] = n.astype(float)
                 last.loc[n.index] = g[m].last()
                 tail = g.tail(max(int(slope_visits), 1))
-                slope.loc[n.index] = tail.groupby("patient_id", sort=False).apply(
-                    _ls_slope, m, include_groups=False
-                )
+                slope.loc[n.index] = _ls_slopes(tail, m).reindex(n.index)
         cols[f"{m}__last"] = last
         cols[f"{m}__slope"] = slope
         cols[f"{m}__n_obs"] = count
     return pd.DataFrame(cols, index=ids)
 
 
-def _ls_slope(df: pd.DataFrame, m: str) -> float:
-    t = df["time"].to_numpy(dtype=float)
-    y = df[m].to_numpy(dtype=float)
-    if len(t) < 2:
-        return 0.0
-    tc = t - t.mean()
-    den = float(tc @ tc)
-    return float(tc @ (y - y.mean()) / den) if den > 0 else 0.0
+def _ls_slopes(obs: pd.DataFrame, m: str) -> pd.Series:
+    """Least-squares slope of ``m`` on ``time`` per patient (0 with one observation)."""
+    g = obs.groupby("patient_id", sort=False)
+    tc = obs["time"] - g["time"].transform("mean")
+    yc = obs[m] - g[m].transform("mean")
+    num = (tc * yc).groupby(obs["patient_id"], sort=False).sum()
+    den = (tc * tc).groupby(obs["patient_id"], sort=False).sum()
+    return (num / den.where(den > 0)).fillna(0.0)
 
 
 class TabularFeatures:
