@@ -44,6 +44,7 @@ def discrete_nll(
     *,
     event_weight: str | tuple[float, float] | None = None,
     label_smoothing: float = 0.0,
+    entry_index: Any = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     """Discrete-time negative log-likelihood on the logit of the conditional hazard.
@@ -88,6 +89,13 @@ def discrete_nll(
         :math:`\\varepsilon`: per-interval targets become :math:`y(1-\\varepsilon) +
         \\varepsilon/2` on at-risk intervals (DMA-Net uses 0.05). With smoothing the
         minimum is no longer the maximum-likelihood estimate.
+    entry_index : array-like of int, shape (B,), optional
+        Left truncation (delayed entry): sample i enters the risk set at interval
+        ``entry_index[i]``, so :math:`r_i(k) = 0` for :math:`k <` ``entry_index[i]``. Used to
+        train landmark-conditional hazards: a sample whose inputs hold data up to a
+        landmark s is known to have survived to s, and only intervals after s carry
+        information (van Houwelingen 2007, landmarking). Must not exceed
+        ``interval_index``.
     reduction : {"mean", "sum", "none"}
         ``"none"``: :math:`\\ell_i` per sample, shape (B,); ``"mean"``: their mean over the
         B samples (as pycox's ``nll_logistic_hazard``); ``"sum"``: their sum.
@@ -110,6 +118,15 @@ def discrete_nll(
     idx, ev = check_discrete_labels(interval_index, event, k, n=n, device=logit.device)
     eps = _check_smoothing(label_smoothing)
     at_risk, y = at_risk_and_targets(idx, ev, k)
+    if entry_index is not None:
+        entry = torch.as_tensor(entry_index, device=logit.device).long().reshape(-1)
+        if entry.shape[0] != n or bool((entry < 0).any()) or bool((entry > idx).any()):
+            raise SurvivalInputError(
+                "'entry_index' must have one non-negative entry per sample, none after its "
+                "'interval_index' (a sample cannot enter the risk set after it left it)."
+            )
+        at_risk = at_risk & (torch.arange(k, device=logit.device)[None, :] >= entry[:, None])
+        y = y & at_risk
     if not bool(at_risk.any()):
         warn_degenerate(
             "discrete_nll: no sample is at risk in any interval (all censored at index 0); "
