@@ -154,7 +154,8 @@ def load_run(run_dir: str | Path) -> Any:
     run_dir = Path(run_dir)
     verify_checksums(run_dir, ignore=("metrics.json", "model_card.md", "model_card.json"))
     info = check_format_version(run_dir)
-    from oncofusion.models.registry import MODELS
+    from oncofusion.models.registry import MODELS, register_builtin_models
 
+    register_builtin_models()
     loader = MODELS.get(info["model"])
     return loader.load(run_dir)  # type: ignore[attr-defined]
