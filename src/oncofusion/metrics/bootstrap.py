@@ -190,17 +190,19 @@ def bootstrap(
     """Patient-level bootstrap confidence interval of a metric.
 
     Each resample draws ``n`` patients with replacement and evaluates
-    ``metric_fn(time*, event*, *predictions*, **kwargs)``. With :math:`\hat\theta^*_{(q)}`
+    ``metric_fn(time*, event*, *predictions*, **kwargs)``. With :math:`\\hat\\theta^*_{(q)}`
     the q-quantile of the resampled statistic, the percentile interval is
-    :math:`[\hat\theta^*_{(\alpha/2)}, \hat\theta^*_{(1-\alpha/2)}]` and BCa replaces
+    :math:`[\\hat\\theta^*_{(\\alpha/2)}, \\hat\\theta^*_{(1-\\alpha/2)}]` and BCa replaces
     each level :math:`q` by
 
     .. math::
 
-        q' = \Phi\left(z_0 + \frac{z_0 + z_q}{1 - a (z_0 + z_q)}\right), \quad
-        z_0 = \Phi^{-1}\left(\#\{\hat\theta^*_b < \hat\theta\} / B\right)
+        q' = \\Phi\\left(z_0 + \\frac{z_0 + z_q}{1 - a (z_0 + z_q)}\\right), \\quad
+        z_0 = \\Phi^{-1}\\left(\\#\\{\\hat\\theta^*_b < \\hat\\theta\\} / B\\right)
 
-    with the acceleration :math:`a` from the jackknife. Arguments in ``kwargs`` (time
+    with the acceleration :math:`a` from the jackknife.
+
+    Arguments in ``kwargs`` (time
     points, ``train_time``/``train_event``, ``tau``, ...) are not resampled. For the core
     metrics of :mod:`oncofusion.metrics` all resamples are computed at once from case weights.
 
