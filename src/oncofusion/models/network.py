@@ -42,7 +42,6 @@ class NetworkConfig(BaseModel):
     encoders: dict[str, ComponentConfig]
     fusion: ComponentConfig
     head: ComponentConfig = Field(default_factory=lambda: ComponentConfig(name="discrete_time"))
-    alignment_weight: float = Field(0.0, ge=0.0)
 
 
 class MultimodalSurvivalNet(nn.Module):

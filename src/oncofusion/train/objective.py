@@ -32,6 +32,7 @@ class LossConfig(BaseModel):
     rank: float = Field(0.1, ge=0)
     brier: float = Field(0.1, ge=0)
     smooth: float = Field(0.01, ge=0)
+    alignment: float = Field(0.0, ge=0)  # weight of the soft-DTW alignment cost, if the fusion gives one
     rank_sigma: float = Field(0.1, gt=0)
     event_weight: Literal["balanced", "none"] = "balanced"
     label_smoothing: float = Field(0.05, ge=0, lt=1)
@@ -80,6 +81,8 @@ class DiscreteTimeObjective:
         time = batch["time"].detach().cpu().numpy().astype(np.float64)
         event = batch["event"].detach().cpu().numpy().astype(bool)
         labels = self.discretizer.transform(time, event)
+        entry = batch.get("entry_index")
+        entry_np = None if entry is None else entry.detach().cpu().numpy().astype(np.int64)
         cfg = self.config
         with warnings.catch_warnings():
             # a small batch without events is expected now and then; the sampler prevents it
@@ -91,20 +94,32 @@ class DiscreteTimeObjective:
                 logit,
                 event_weight="balanced" if cfg.event_weight == "balanced" else None,
                 label_smoothing=cfg.label_smoothing,
+                entry_index=entry_np,
             )
             log_surv = torch.cumsum(torch.nn.functional.logsigmoid(-logit), dim=1)
             surv = torch.exp(log_surv)
             terms = {"nll": nll}
             total = nll
-            if cfg.rank > 0:
-                terms["rank"] = ranking_loss(labels.interval_index, labels.event, 1.0 - surv, sigma=cfg.rank_sigma)
+            # ranking and Brier compare unconditional curves: only baseline (entry 0) samples
+            base = np.ones(len(time), dtype=bool) if entry_np is None else entry_np == 0
+            if cfg.rank > 0 and base.sum() >= 2:
+                idx = torch.as_tensor(np.flatnonzero(base), device=surv.device)
+                terms["rank"] = ranking_loss(
+                    labels.interval_index[base], labels.event[base], 1.0 - surv[idx], sigma=cfg.rank_sigma
+                )
                 total = total + cfg.rank * terms["rank"]
-            if cfg.brier > 0:
-                weights = CensoringWeights(at_time=self._censoring.left_limit(time), at_grid=self._g_grid)
-                terms["brier"] = ipcw_brier_loss(time, event, surv, self.cuts, censoring_survival=weights)
+            if cfg.brier > 0 and base.any():
+                idx = torch.as_tensor(np.flatnonzero(base), device=surv.device)
+                weights = CensoringWeights(at_time=self._censoring.left_limit(time[base]), at_grid=self._g_grid)
+                terms["brier"] = ipcw_brier_loss(
+                    time[base], event[base], surv[idx], self.cuts, censoring_survival=weights
+                )
                 total = total + cfg.brier * terms["brier"]
             if cfg.smooth > 0:
                 terms["smooth"] = hazard_smoothness(logit)
                 total = total + cfg.smooth * terms["smooth"]
+        if cfg.alignment > 0 and "alignment_cost" in outputs:
+            terms["alignment"] = outputs["alignment_cost"].float().mean()
+            total = total + cfg.alignment * terms["alignment"]
         terms["loss"] = total
         return terms

@@ -1,0 +1,53 @@
+"""``oncofusion train COHORT --config CONFIG --out RUN``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from oncofusion.cli._common import console, handle_user_errors
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("train")
+    @handle_user_errors
+    def train(
+        cohort: Path = typer.Argument(..., help="Cohort directory (see docs/cohort-format.md)."),
+        config: str = typer.Option("dmanet-cpu", "--config", "-c", help="Packaged config name or YAML path."),
+        out: Path = typer.Option(..., "--out", "-o", help="Run directory to create."),
+        seed: int | None = typer.Option(None, help="Override train.seed."),
+        epochs: int | None = typer.Option(None, help="Override train.max_epochs."),
+        overwrite: bool = typer.Option(False, help="Replace an existing run directory."),
+        evaluate: bool = typer.Option(True, help="Evaluate on the test split after training."),
+    ) -> None:
+        """Train a model on a cohort and write a run directory (then evaluate it)."""
+        from oncofusion.data import load_cohort
+        from oncofusion.models.artifacts import save_run
+        from oncofusion.models.config import load_config
+        from oncofusion.models.pipeline import train_model
+
+        con = console()
+        overrides: dict = {}
+        if seed is not None or epochs is not None:
+            overrides["train"] = {k: v for k, v in (("seed", seed), ("max_epochs", epochs)) if v is not None}
+        cfg = load_config(config, overrides)
+        if out.exists() and any(out.iterdir()) and not overwrite:
+            from oncofusion.errors import OncofusionError
+
+            raise OncofusionError(f"run directory '{out}' exists and is not empty. Fix: choose another --out or pass --overwrite.")
+        data = load_cohort(cohort, require_events=True)
+        con.print(f"training [bold]{cfg.name}[/] on {data.schema.name} ({len(data)} patients)")
+        work = out.parent / f".{out.name}.work"
+        run = train_model(data, cfg, work_dir=work)
+        save_run(run, data, out, overwrite=overwrite)
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+        con.print(f"run written to [bold]{out}[/] (best epoch {run.best_epoch}, {run.seconds:.0f} s)")
+        if evaluate:
+            from oncofusion.evaluation.run import evaluate_run
+
+            report = evaluate_run(out)
+            con.print(report.tables["summary"].to_string(index=False))
+            con.print(f"evaluation written to [bold]{out / 'evaluation'}[/]")
