@@ -22,7 +22,7 @@ part (coefficients in :func:`linear_predictors`): surgery carries a risk that gr
 frailty; SBRT does worse for larger and central tumours and for radioresistant biology
 (STK11, NRF2 activity, proliferation). The intercepts :math:`\\alpha` are solved on a fixed
 reference population so that, among patients treated with each arm, 3-year OS is 69%
-(surgery) and 52% (SBRT) and 3-year local control 88% (surgery) and 85% (SBRT).
+(surgery) and 54% (SBRT) and 3-year local control 88% (surgery) and 85% (SBRT).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class NSCLCParams:
 
     p_sbrt: float = 0.40
     os_3y_surgery: float = 0.69
-    os_3y_sbrt: float = 0.52
+    os_3y_sbrt: float = 0.54
     lc_3y_surgery: float = 0.88
     lc_3y_sbrt: float = 0.85
     os_shape: float = 1.1

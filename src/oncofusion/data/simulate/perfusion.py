@@ -133,16 +133,26 @@ def render_ceus(
         dx = xx[None] - cx[:, None, None]
         dy = yy[None] - cy[:, None, None]
         r = np.hypot(dx, dy)
-        theta = np.arctan2(dy, dx)
-        hh = (slice(None), None, None, None)
-        wobble = (h_amp[hh] * np.cos(harmonics[hh] * theta[None] + h_phase[hh])).sum(axis=0)
+        # margin harmonics: cos(h theta + phi) = Re(e^{i phi} (e^{i theta})^h)
+        e_theta = (dx + 1j * dy) / np.maximum(r, 1e-12)
+        power = e_theta ** harmonics[0]
+        wobble = np.zeros_like(r)
+        for amp, ph in zip(h_amp, h_phase, strict=True):
+            wobble += amp * (np.exp(1j * ph) * power).real
+            power = power * e_theta
         rel = r / (radius * (1.0 + p["margin_irregularity"] * wobble))
         inside = expit((1.0 - rel) / 0.06)
         ring = np.exp(-(((rel - 0.85) / 0.15) ** 2))
         core = np.exp(-((rel / 0.45) ** 2))
-        proj = dx[..., None] * k_vec[:, 0] + dy[..., None] * k_vec[:, 1]
-        texture = np.cos(proj + k_phase).sum(-1) / np.sqrt(n_modes / 2.0)
-        bg_texture = np.cos(proj + bg_phase).sum(-1) / np.sqrt(n_modes / 2.0)
+        # textures move with the lesion: cos(k.(x - c_t) + phi) = cos(a) cos(b_t) + sin(a) sin(b_t)
+        a = np.einsum("hwd,md->mhw", np.stack([xx, yy], axis=-1), k_vec).reshape(n_modes, -1)
+        b = np.stack([cx, cy], axis=1) @ k_vec.T  # (T, M)
+        scale = 1.0 / np.sqrt(n_modes / 2.0)
+        tex = []
+        for ph in (k_phase, bg_phase):
+            cos_a, sin_a = np.cos(a + ph[:, None]), np.sin(a + ph[:, None])
+            tex.append(((np.cos(b) @ cos_a + np.sin(b) @ sin_a) * scale).reshape(r.shape))
+        texture, bg_texture = tex
         i_t = _tic(times, p["peak_enhancement"], p["wash_in_time"], p["washout_rate"])[
             :, None, None
         ]
