@@ -39,4 +39,4 @@ def handle_user_errors(fn: F) -> F:
 def console():
     from rich.console import Console
 
-    return Console(highlight=False)
+    return Console(highlight=False, soft_wrap=True)

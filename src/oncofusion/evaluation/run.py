@@ -14,7 +14,25 @@ import numpy as np
 
 from oncofusion.errors import CohortError
 
-__all__ = ["predictions_for", "evaluate_run"]
+__all__ = ["predictions_for", "evaluate_run", "usable_horizon"]
+
+#: how far before the end of follow-up a horizon at that end is evaluated
+END_OF_FOLLOW_UP_OFFSET = 1e-6
+
+
+def usable_horizon(horizon: float, time: np.ndarray) -> float:
+    """``horizon``, or just before it when follow-up ends exactly there.
+
+    With administrative censoring at the horizon (everyone event-free is followed to
+    exactly 12 months, as in DMA-Net), no patient has :math:`T > 12`, so the
+    cumulative/dynamic AUC and the IPCW Brier score at 12 are undefined; at
+    :math:`12 - 10^{-6}` they are defined and, since no event lies in between, equal the
+    intended "12-month" values. The simulators' oracle metrics use the same rule.
+    """
+    tmax = float(np.max(time))
+    if abs(float(horizon) - tmax) <= 1e-9 * max(1.0, tmax):
+        return float(horizon) - END_OF_FOLLOW_UP_OFFSET
+    return float(horizon)
 
 
 def predictions_for(model: Any, cohort: Any, ids: list[str], *, name: str, train: Any | None) -> Any:
@@ -33,7 +51,7 @@ def predictions_for(model: Any, cohort: Any, ids: list[str], *, name: str, train
         grid=pred.cuts[1:],
         train_time=None if train is None else train["time"].to_numpy(float),
         train_event=None if train is None else train["event"].to_numpy(int),
-        horizons=pred.horizons,
+        horizons=[usable_horizon(h, pts["time"].to_numpy(float)) for h in pred.horizons],
         time_unit=pred.time_unit,
     )
 
@@ -63,7 +81,7 @@ def evaluate_run(
     from oncofusion.data import load_cohort
     from oncofusion.evaluation import evaluate_predictions
     from oncofusion.models.artifacts import write_model_card
-    from oncofusion.models.run import read_json, write_checksums, write_json
+    from oncofusion.models.run import read_json, write_json
 
     run_dir = Path(run_dir)
     model = oncofusion.load(run_dir)
@@ -95,7 +113,7 @@ def evaluate_run(
         val = {name: predictions_for(model, train_cohort, splits["val"], name=name, train=train)}
     cfg = model.config.evaluation
     horizons = model.horizons
-    horizon = float(max(h for h in horizons if h <= model.cuts[-1]))
+    horizon = usable_horizon(float(max(h for h in horizons if h <= model.cuts[-1])), test.time)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         report = evaluate_predictions(
@@ -114,7 +132,6 @@ def evaluate_run(
     card = read_json(run_dir / "model_card.json")
     card["metrics"] = {k: v for k, v in metrics.items() if isinstance(v, float)}
     write_model_card(run_dir, card)
-    write_checksums(run_dir)
     return report
 
 

@@ -8,22 +8,27 @@ from oncofusion.registry import Registry
 
 MODELS: Registry = Registry("model")
 
-#: modules whose import registers fitted-model classes in :data:`MODELS`
-_BUILTIN_MODULES = (
-    "oncofusion.models.predictor",
-    "oncofusion.models.deepsurv",
-    "oncofusion.models.deephit",
-    "oncofusion.models.dynamic_deephit",
-    "oncofusion.models.mmcare",
-    "oncofusion.baselines.registry",
-)
+#: model name -> module whose import registers it (imported only when that model is loaded)
+_MODULE_OF = {
+    "dmanet": "oncofusion.models.predictor",
+    "deepsurv": "oncofusion.models.deepsurv",
+    "deephit": "oncofusion.models.deephit",
+    "dynamic_deephit": "oncofusion.models.dynamic_deephit",
+    "mmcare": "oncofusion.models.mmcare",
+}
+_BASELINES = "oncofusion.baselines.registry"
 
 
-def register_builtin_models() -> None:
-    """Import every module that registers a model (heavy, so done only when loading)."""
-    for name in _BUILTIN_MODULES:
+def register_builtin_models(name: str | None = None) -> None:
+    """Import the module that registers model ``name`` (all known modules when None)."""
+    if name is not None and name in MODELS:
+        return
+    modules = [_MODULE_OF[name]] if name in _MODULE_OF else [*_MODULE_OF.values(), _BASELINES]
+    if name is not None and name not in _MODULE_OF:
+        modules = [_BASELINES]
+    for module in modules:
         try:
-            importlib.import_module(name)
+            importlib.import_module(module)
         except ModuleNotFoundError as e:
-            if e.name != name:
+            if e.name != module:
                 raise

@@ -80,13 +80,31 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+#: files that evaluation and reporting rewrite; they are not part of the model's identity
+MUTABLE_FILES = ("metrics.json", "model_card.md", "model_card.json")
+
+
+def _is_model_file(rel: Path) -> bool:
+    return not (
+        rel.name == CHECKSUM_FILE
+        or rel.name.startswith(".")
+        or str(rel) in MUTABLE_FILES
+        or rel.parts[0].startswith("evaluation")
+        or rel.parts[0].startswith("reports")
+    )
+
+
 def write_checksums(run_dir: Path) -> dict[str, str]:
-    """Hash every file of the run (but the checksum file) and write ``checksums.json``."""
+    """Hash the files that define the model and write ``checksums.json``.
+
+    Evaluation outputs, metrics and the model card are left out: re-evaluating a run does
+    not change its identity (the hash of ``checksums.json``, see :func:`run_checksum`).
+    """
     run_dir = Path(run_dir)
     sums = {
         str(p.relative_to(run_dir)): file_sha256(p)
         for p in sorted(run_dir.rglob("*"))
-        if p.is_file() and p.name != CHECKSUM_FILE and not p.name.startswith(".")
+        if p.is_file() and _is_model_file(p.relative_to(run_dir))
     }
     write_json(run_dir / CHECKSUM_FILE, sums)
     return sums
@@ -152,10 +170,10 @@ def check_format_version(run_dir: Path) -> dict[str, Any]:
 def load_run(run_dir: str | Path) -> Any:
     """Load a fitted model from ``run_dir`` after verifying checksums and format version."""
     run_dir = Path(run_dir)
-    verify_checksums(run_dir, ignore=("metrics.json", "model_card.md", "model_card.json"))
+    verify_checksums(run_dir)
     info = check_format_version(run_dir)
     from oncofusion.models.registry import MODELS, register_builtin_models
 
-    register_builtin_models()
+    register_builtin_models(info["model"])
     loader = MODELS.get(info["model"])
     return loader.load(run_dir)  # type: ignore[attr-defined]
