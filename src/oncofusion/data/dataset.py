@@ -188,6 +188,8 @@ class PatientDataset(Dataset):
         times = table["time"].to_numpy(dtype=np.float32)
         ids = table["patient_id"].astype(str).to_numpy()
         rows = np.flatnonzero(keep)
+        if rows.size == 0:  # no visit with a measured marker (e.g. a record whose visits are all empty)
+            return
         # group rows by patient in one sort (patient, then time): O(n log n), not O(n * patients)
         rows = rows[np.lexsort((times[rows], ids[rows]))]
         grouped = ids[rows]

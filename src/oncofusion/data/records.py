@@ -126,7 +126,9 @@ def cohort_from_records(
         frame = pd.DataFrame(data, dtype=str)
         if columns is not None:
             frame = frame.reindex(columns=columns)
-        return Table(frame=frame.fillna(""), file=f"{source}:{file}")
+        # missing values are NaN, as read_table gives them for empty cells (not "", which
+        # the validators would report as a non-numeric value)
+        return Table(frame=frame.mask(frame.eq("")), file=f"{source}:{file}")
 
     patient_cols = ["patient_id", "time", "event", *(["arm"] if schema.arms else []), *schema.clinical.all, *schema.extra]
     patients = validate_patients(table(rows, "patients", patient_cols), schema)
