@@ -98,7 +98,13 @@ class TabularPreprocessor:
         self._state: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, cohort: Cohort, patient_ids: Sequence[str] | None = None) -> TabularPreprocessor:
+    def fit(
+        self,
+        cohort: Cohort,
+        patient_ids: Sequence[str] | None = None,
+        *,
+        vocabulary_from_cohort: bool = False,
+    ) -> TabularPreprocessor:
         """Learn imputation values, scales and levels from the training patients.
 
         Parameters
@@ -108,7 +114,15 @@ class TabularPreprocessor:
         patient_ids
             The training patients. ``None`` uses every patient of ``cohort`` (pass an
             already-subset cohort then). Never include validation or test patients.
+        vocabulary_from_cohort
+            Take the *list* of categorical levels from every patient of ``cohort`` (values
+            only: no outcome, no statistic), so a rare level that the split put only in the
+            validation or test part is a known, all-zero-in-training one-hot column rather
+            than an error. Imputation modes and all scales still come from the training
+            patients. Used by the training pipeline on its own internal splits; a level
+            absent from the whole training cohort still raises at predict time.
         """
+        full = cohort
         if patient_ids is not None:
             cohort = cohort.subset(list(patient_ids))
         if len(cohort) == 0:
@@ -145,7 +159,11 @@ class TabularPreprocessor:
             if counts.empty:
                 raise self._all_missing(col, "patients.csv")
             mode = min(counts.index[counts == counts.max()])
-            categorical[col] = {"levels": sorted(counts.index), "mode": mode}
+            vocabulary = set(counts.index)
+            if vocabulary_from_cohort:
+                every = pd.Series([_level(v) for v in self._column(full.patients, col, "patients.csv")])
+                vocabulary |= set(every.dropna())
+            categorical[col] = {"levels": sorted(vocabulary), "mode": mode}
 
         biomarkers: dict[str, dict[str, Any]] = {}
         for m in markers:

@@ -34,6 +34,7 @@ class TrainedRun:
     best_epoch: int
     seconds: float
     run_dir: Path | None = None
+    global_rank: int = 0  # under DDP every process returns a run; only rank 0 should write it
 
 
 def make_splits(cohort: Cohort, config: ModelConfig) -> dict[str, list[str]]:
@@ -121,7 +122,7 @@ def train_model(
     train_c, val_c = cohort.subset(splits["train"]), cohort.subset(splits["val"])
     pre = TabularPreprocessor(
         log_biomarkers=config.data.log_biomarkers, categorical_missing=config.data.categorical_missing
-    ).fit(cohort, splits["train"])
+    ).fit(cohort, splits["train"], vocabulary_from_cohort=True)
     disc = make_discretizer(cohort, config, splits["train"])
     sizes = input_sizes(cohort, pre, config)
     net = MultimodalSurvivalNet(config.network, sizes["input_sizes"], disc.n_intervals, sizes["extra_encoder_args"])
@@ -129,7 +130,8 @@ def train_model(
     base = config.data.baseline
     train_full = PatientDataset(train_c, pre, image_shape=shape)
     train_set = LandmarkAugmentedDataset(
-        train_full, disc.cuts, baseline=base, landmarks=config.data.landmarks, p=config.data.landmark_p
+        train_full, disc.cuts, baseline=base, landmarks=config.data.landmarks, p=config.data.landmark_p,
+        seed=config.train.seed,
     )
     val_set = PatientDataset(val_c, pre, image_shape=shape, max_visit_time=base)
     tt = train_c.patients["time"].to_numpy(float)
@@ -143,4 +145,6 @@ def train_model(
     net.load_state_dict(result.state_dict)
     model = DiscreteTimePredictor(net, config, pre, disc, cohort.schema)
     model._input_sizes = sizes
-    return TrainedRun(model, splits, result.history, result.best_epoch, _time.perf_counter() - start)
+    return TrainedRun(
+        model, splits, result.history, result.best_epoch, _time.perf_counter() - start, global_rank=result.global_rank
+    )

@@ -8,7 +8,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 
-__all__ = ["EpochLog"]
+__all__ = ["EpochLog", "ShardFromTrainer"]
 
 
 class EpochLog(pl.Callback):
@@ -37,3 +37,19 @@ class EpochLog(pl.Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.rows = list(state_dict.get("rows", []))
+
+
+class ShardFromTrainer(pl.Callback):
+    """Give the samplers this process's rank and the world size once DDP is set up.
+
+    The trainer runs with ``use_distributed_sampler=False`` (its own samplers shard), so the
+    rank must come from the trainer, not from environment variables read before launch:
+    ``global_rank`` is ``node_rank * devices + local_rank`` on several nodes.
+    """
+
+    def __init__(self, *samplers: Any) -> None:
+        self.samplers = samplers
+
+    def setup(self, trainer: pl.Trainer, pl_module: Any, stage: str) -> None:
+        for sampler in self.samplers:
+            sampler.set_shard(trainer.global_rank, trainer.world_size)

@@ -22,19 +22,25 @@ LAST_CKPT = "last.ckpt"
 
 @dataclass
 class FitResult:
-    """The best weights (by the monitored metric), the epoch they come from and the log."""
+    """The best weights (by the monitored metric), the epoch they come from and the log.
+
+    Under DDP every process returns one (the same weights and log); ``global_rank`` tells
+    them apart, so only rank 0 writes results.
+    """
 
     state_dict: dict[str, torch.Tensor]
     best_epoch: int
     best_score: float
     history: list[dict[str, float]]
     epochs_run: int
+    global_rank: int = 0
+    world_size: int = 1
 
 
-def _loader(ds: Dataset, cfg: TrainConfig, collate: Any, *, sampler: Any = None, shuffle: bool = False) -> DataLoader:
-    if sampler is not None:
-        return DataLoader(ds, batch_sampler=sampler, collate_fn=collate, num_workers=cfg.num_workers)
-    return DataLoader(ds, batch_size=cfg.batch_size, shuffle=shuffle, collate_fn=collate, num_workers=cfg.num_workers)
+def _loader(ds: Dataset, cfg: TrainConfig, collate: Any, *, batch_sampler: Any = None, sampler: Any = None) -> DataLoader:
+    if batch_sampler is not None:
+        return DataLoader(ds, batch_sampler=batch_sampler, collate_fn=collate, num_workers=cfg.num_workers)
+    return DataLoader(ds, batch_size=cfg.batch_size, sampler=sampler, collate_fn=collate, num_workers=cfg.num_workers)
 
 
 def fit(
@@ -56,13 +62,19 @@ def fit(
     If ``work_dir/last.ckpt`` exists and ``resume`` is true, training resumes from it; since
     every epoch reseeds from ``config.seed`` and the epoch, the final weights equal those of
     an uninterrupted run.
+
+    With ``config.strategy: ddp`` (and ``devices``/``num_nodes``) Lightning runs one process
+    per device: each trains on its shard of every epoch's batches (together they see each
+    training patient once), validates its shard of the validation set, and the validation
+    predictions are gathered so the early-stopping metric is computed over all validation
+    patients, identically on every rank (docs/scale-out.md).
     """
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-    from oncofusion.train.callbacks import EpochLog
+    from oncofusion.train.callbacks import EpochLog, ShardFromTrainer
     from oncofusion.train.checkpoint_io import AtomicCheckpointIO
-    from oncofusion.train.sampler import EventBalancedBatchSampler
+    from oncofusion.train.sampler import EventBalancedBatchSampler, ShardSampler
     from oncofusion.train.task import SurvivalTask
 
     work_dir = Path(work_dir)
@@ -76,11 +88,12 @@ def fit(
         config.batch_size,
         min_events=config.min_events_per_batch if np.asarray(train_event).any() else 0,
         seed=config.seed,
-        world_size=world_size,
-        rank=_rank(),
+        world_size=world_size,  # checked now; rank and world size come from the trainer at set-up
+        rank=0,
     )
-    train_loader = _loader(train_set, config, collate, sampler=sampler)
-    val_loader = _loader(val_set, config, collate)
+    val_sampler = ShardSampler(len(val_set))  # type: ignore[arg-type]
+    train_loader = _loader(train_set, config, collate, batch_sampler=sampler)
+    val_loader = _loader(val_set, config, collate, sampler=val_sampler)
 
     best = ModelCheckpoint(
         dirpath=work_dir, filename="best", monitor=config.monitor, mode="min", save_last=True, save_top_k=1,
@@ -88,7 +101,7 @@ def fit(
     )
     early = EarlyStopping(monitor=config.monitor, mode="min", patience=config.patience, min_delta=config.min_delta)
     log = EpochLog(work_dir / "epochs.csv")
-    callbacks: list[Any] = [best, early, log]
+    callbacks: list[Any] = [ShardFromTrainer(sampler, val_sampler), best, early, log]
     if config.progress:
         from lightning.pytorch.callbacks import RichProgressBar
 
@@ -102,7 +115,7 @@ def fit(
         accelerator=config.accelerator,
         devices=config.devices,
         num_nodes=config.num_nodes,
-        strategy=config.strategy,
+        strategy=_strategy(config.strategy),
         precision=config.precision,  # type: ignore[arg-type]
         accumulate_grad_batches=config.accumulate_grad_batches,
         gradient_clip_val=config.gradient_clip_val,
@@ -130,9 +143,13 @@ def fit(
     else:
         state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         best_score = float("nan")
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()  # every rank has read the checkpoints before rank 0 moves on
     history = log.rows
     best_epoch = int(min(history, key=lambda r: r.get(config.monitor, np.inf))["epoch"]) if history else -1
-    return FitResult(state, best_epoch, best_score, history, trainer.current_epoch)
+    return FitResult(
+        state, best_epoch, best_score, history, trainer.current_epoch, trainer.global_rank, trainer.world_size
+    )
 
 
 def _world_size(cfg: TrainConfig) -> int:
@@ -145,7 +162,11 @@ def _world_size(cfg: TrainConfig) -> int:
     return max(1, n * cfg.num_nodes) if cfg.strategy.startswith("ddp") else 1
 
 
-def _rank() -> int:
-    import os
+#: A batch can miss a whole modality (missing data, modality dropout); its encoder then gets
+#: no gradient in that step, and plain DDP waits forever for those gradients. So "ddp" means
+#: DDP that detects unused parameters (a small cost per step).
+_DDP_ALIASES = {"ddp": "ddp_find_unused_parameters_true", "ddp_spawn": "ddp_spawn_find_unused_parameters_true"}
 
-    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", 0)))
+
+def _strategy(name: str) -> str:
+    return _DDP_ALIASES.get(name, name)

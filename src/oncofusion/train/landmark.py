@@ -56,10 +56,16 @@ class LandmarkAugmentedDataset(Dataset):
     p
         Probability of serving a sample at a later landmark (when one is available).
 
+    seed
+        Seed of the draws.
+
     Notes
     -----
-    Draws use torch's global generator, which the trainer reseeds at every epoch, so
-    runs are reproducible and a resumed run repeats the same draws.
+    The draw for patient ``i`` in epoch ``e`` comes from a generator seeded with
+    ``(seed, e, i)``; the epoch is read from the batch sampler bound with
+    :meth:`bind_epoch_source` (Lightning sets it before each epoch). Draws therefore do not
+    depend on the order batches are fetched in, and a run resumed from a checkpoint repeats
+    exactly the draws of an uninterrupted one.
     """
 
     def __init__(
@@ -70,12 +76,19 @@ class LandmarkAugmentedDataset(Dataset):
         baseline: float = 0.0,
         landmarks: Sequence[float] = (),
         p: float = 0.5,
+        seed: int = 0,
     ) -> None:
         self.base = base
+        self.seed = int(seed)
+        self._epoch_source: Any = None
         self.cuts = np.asarray(cuts, dtype=np.float64)
         self.baseline = float(baseline)
         self.landmarks = np.asarray(sorted(float(s) for s in landmarks if s > baseline), dtype=np.float64)
         self.p = float(p)
+
+    def bind_epoch_source(self, source: Any) -> None:
+        """Read the current epoch from ``source.epoch`` (the batch sampler)."""
+        self._epoch_source = source
 
     def __len__(self) -> int:
         return len(self.base)  # type: ignore[arg-type]
@@ -85,8 +98,10 @@ class LandmarkAugmentedDataset(Dataset):
         s = self.baseline
         time = float(sample["time"])
         options = self.landmarks[self.landmarks < time]
-        if options.size and float(torch.rand(())) < self.p:
-            s = float(options[int(torch.randint(options.size, ()))])
+        epoch = int(getattr(self._epoch_source, "epoch", 0))
+        rng = np.random.default_rng([self.seed, epoch, int(i)])
+        if options.size and rng.random() < self.p:
+            s = float(options[rng.integers(options.size)])
         out = truncate_visits(sample, s)
         out["entry_index"] = torch.tensor(entry_interval(self.cuts, s) if s > self.baseline else 0)
         out["landmark"] = torch.tensor(s, dtype=torch.float32)

@@ -14,7 +14,7 @@ from torch.utils.data import Sampler
 
 from oncofusion.errors import ConfigError
 
-__all__ = ["EventBalancedBatchSampler"]
+__all__ = ["EventBalancedBatchSampler", "ShardSampler"]
 
 
 class EventBalancedBatchSampler(Sampler[list[int]]):
@@ -40,7 +40,11 @@ class EventBalancedBatchSampler(Sampler[list[int]]):
         Drop a final incomplete batch.
     rank, world_size
         Shard batches across distributed processes (DDP): process ``rank`` takes every
-        ``world_size``-th batch, so all processes see the same number of batches.
+        ``world_size``-th batch, so all processes see the same number of batches. Without
+        ``drop_last`` the number of batches is rounded *up* to a multiple of ``world_size``
+        and patients are spread evenly over them, so every patient is still seen exactly
+        once per epoch across all processes (and no process gets an empty batch). The
+        trainer sets both from the Lightning trainer at set-up (:class:`ShardFromTrainer`).
     """
 
     def __init__(
@@ -71,17 +75,50 @@ class EventBalancedBatchSampler(Sampler[list[int]]):
         self.min_events = min_events
         self.seed = seed
         self.drop_last = drop_last
-        self.rank = rank
-        self.world_size = world_size
+        self.rank = 0
+        self.world_size = 1
+        self.set_shard(rank, world_size)
         self.epoch = 0
+
+    def set_shard(self, rank: int, world_size: int) -> None:
+        """Make this the sampler of process ``rank`` out of ``world_size`` (DDP)."""
+        if world_size < 1 or not 0 <= rank < world_size:
+            raise ConfigError(f"need 0 <= rank < world_size, got rank={rank}, world_size={world_size}.")
+        if world_size > self.n:
+            raise ConfigError(
+                f"{self.n} training patients cannot be shared among {world_size} processes. "
+                "Fix: use fewer devices/nodes or more training patients."
+            )
+        self.rank, self.world_size = int(rank), int(world_size)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     @property
+    def sampler(self) -> _EpochRelay:
+        """Where Lightning looks for ``set_epoch`` on a batch sampler (``batch_sampler.sampler``).
+
+        Lightning calls ``dataloader.batch_sampler.sampler.set_epoch(epoch)`` before every
+        epoch, also when resuming; batches are drawn lazily, at the first batch of the epoch,
+        so they always use the epoch just set.
+        """
+        return _EpochRelay(self)
+
+    @property
     def n_batches_total(self) -> int:
         nb = self.n // self.batch_size if self.drop_last else -(-self.n // self.batch_size)
-        return max(nb - nb % self.world_size, self.world_size) if self.world_size > 1 else nb
+        if self.world_size == 1:
+            return nb
+        if self.drop_last:
+            return max(nb - nb % self.world_size, self.world_size)
+        return nb + (-nb) % self.world_size  # round up: nobody is left out of the epoch
+
+    def _sizes(self, n_items: int, nb: int) -> list[int]:
+        """Places per batch: ``batch_size`` each in one process; spread evenly under DDP."""
+        if self.world_size == 1 or (self.drop_last and nb * self.batch_size <= n_items):
+            return [self.batch_size] * nb
+        base, extra = divmod(n_items, nb)
+        return [min(self.batch_size, base + (k < extra)) for k in range(nb)]
 
     @property
     def reuses_events(self) -> bool:
@@ -105,12 +142,63 @@ class EventBalancedBatchSampler(Sampler[list[int]]):
             batches[j % nb].append(int(i))
         rest = rng.permutation(np.concatenate([events[need:], censored]))
         pos = 0
-        for b in batches:
-            take = max(self.batch_size - len(b), 0)
+        for b, size in zip(batches, self._sizes(need + len(rest), nb), strict=True):
+            take = max(size - len(b), 0)
             b.extend(int(i) for i in rest[pos : pos + take])
             pos += take
         # leftovers (only when drop_last trimmed batches) are dropped for this epoch
         order = rng.permutation(nb)
         batches = [list(rng.permutation(batches[k])) for k in order]
         batches = [[int(i) for i in b] for b in batches if b]
-        return iter(batches[self.rank :: self.world_size])
+        yield from batches[self.rank :: self.world_size]
+
+
+class _EpochRelay:
+    """Forwards ``set_epoch`` to the batch sampler that owns it (see ``EventBalancedBatchSampler.sampler``)."""
+
+    def __init__(self, owner: EventBalancedBatchSampler) -> None:
+        self._owner = owner
+
+    def set_epoch(self, epoch: int) -> None:
+        self._owner.set_epoch(epoch)
+
+
+class ShardSampler(Sampler[int]):
+    """Dataset indices ``rank, rank + world_size, ...`` in order: one process's share of an
+    evaluation set under DDP, without the padding of ``torch``'s ``DistributedSampler``
+    (which would count some patients twice in a gathered metric).
+
+    Parameters
+    ----------
+    n
+        Dataset size.
+    rank, world_size
+        This process and the number of processes; set again by the trainer at set-up.
+    """
+
+    def __init__(self, n: int, *, rank: int = 0, world_size: int = 1) -> None:
+        self.n = int(n)
+        self.rank = 0
+        self.world_size = 1
+        self.set_shard(rank, world_size)
+
+    def set_shard(self, rank: int, world_size: int) -> None:
+        if world_size < 1 or not 0 <= rank < world_size:
+            raise ConfigError(f"need 0 <= rank < world_size, got rank={rank}, world_size={world_size}.")
+        if world_size > max(self.n, 1):
+            raise ConfigError(
+                f"{self.n} validation patients cannot be shared among {world_size} processes. "
+                "Fix: use fewer devices/nodes or more validation patients."
+            )
+        self.rank, self.world_size = int(rank), int(world_size)
+
+    @property
+    def max_shard(self) -> int:
+        """The largest share over the processes (``ceil(n / world_size)``)."""
+        return -(-self.n // self.world_size)
+
+    def __len__(self) -> int:
+        return len(range(self.rank, self.n, self.world_size))
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.rank, self.n, self.world_size))

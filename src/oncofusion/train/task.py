@@ -70,15 +70,23 @@ class SurvivalTask(pl.LightningModule):
         self._warned_ibs = False
 
     # -- training ---------------------------------------------------------------------------
-    def on_train_epoch_start(self) -> None:
-        # one seed per epoch: a run resumed from an epoch checkpoint repeats the same draws
-        torch.manual_seed(self.config.seed * 100_003 + self.current_epoch)
-        np.random.seed((self.config.seed * 100_003 + self.current_epoch) % 2**32)
+    def _reseed(self, batch_idx: int) -> None:
+        """One seed per (epoch, step, rank) for dropout and modality dropout.
+
+        The draws do not depend on what consumed the global generator before (data
+        loading, checkpoint restore), so a run resumed from a checkpoint repeats an
+        uninterrupted run exactly; under DDP each rank draws its own stream (rank 0's
+        equals a single-process run's).
+        """
+        epoch_seed = self.config.seed * 1_000_003 + self.current_epoch
+        seed = (epoch_seed * 100_003 + batch_idx + 7_919 * self.global_rank) % 2**63
+        torch.manual_seed(seed)
 
     def forward(self, batch: dict[str, Any]) -> dict[str, Any]:
         return self.model(batch)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        self._reseed(batch_idx)
         if self.config.modality_dropout > 0:
             batch = dict(batch)
             batch["modality_mask"] = modality_dropout(batch["modality_mask"], self.config.modality_dropout)
@@ -102,14 +110,29 @@ class SurvivalTask(pl.LightningModule):
         )
 
     def on_validation_epoch_end(self) -> None:
-        if not self._val_outputs:
+        outs, self._val_outputs = self._val_outputs, []
+        k = len(self.grid)
+        time = np.concatenate([o[0] for o in outs]) if outs else np.zeros(0)
+        event = np.concatenate([o[1] for o in outs]) if outs else np.zeros(0)
+        surv = np.concatenate([o[2] for o in outs]) if outs else np.zeros((0, k))
+        if self.trainer.world_size > 1:  # every rank must join the gather, even with no rows
+            time, event, surv = self._gather(time, event, surv)
+        if len(time) == 0:
             return
-        time = np.concatenate([o[0] for o in self._val_outputs])
-        event = np.concatenate([o[1] for o in self._val_outputs]).astype(bool)
-        surv = np.concatenate([o[2] for o in self._val_outputs])
-        self._val_outputs.clear()
-        ibs = self._ibs(time, event, surv)
-        self.log("val_ibs", ibs, prog_bar=True, sync_dist=True)
+        ibs = self._ibs(time, event.astype(bool), surv)
+        # identical on every rank (computed from the gathered predictions), so no reduction:
+        # early stopping and the best checkpoint see the same number everywhere
+        self.log("val_ibs", ibs, prog_bar=True, sync_dist=False)
+
+    def _gather(self, time: np.ndarray, event: np.ndarray, surv: np.ndarray) -> tuple[np.ndarray, ...]:
+        """All ranks' validation rows (each rank holds a disjoint shard), on every rank."""
+        counts = self.all_gather(torch.tensor([len(time)], device=self.device)).reshape(-1)
+        m = int(counts.max())
+        rows = np.column_stack([time, event, surv.reshape(len(time), -1)]).astype(np.float64)
+        rows = np.pad(rows, [(0, m - len(rows)), (0, 0)])
+        table = self.all_gather(torch.from_numpy(rows).to(self.device))  # (world, m, 2 + K)
+        full = torch.cat([table[r, : int(c)] for r, c in enumerate(counts)]).cpu().numpy()
+        return full[:, 0], full[:, 1], full[:, 2:]
 
     def _ibs(self, time: np.ndarray, event: np.ndarray, surv: np.ndarray) -> float:
         from oncofusion.metrics import integrated_brier_score
