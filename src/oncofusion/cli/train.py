@@ -40,6 +40,8 @@ def register(app: typer.Typer) -> None:
         con.print(f"training [bold]{cfg.name}[/] on {data.schema.name} ({len(data)} patients)")
         work = out.parent / f".{out.name}.work"
         run = train_model(data, cfg, work_dir=work)
+        if run.global_rank != 0:  # DDP (train.strategy: ddp): rank 0 alone writes and evaluates
+            return
         save_run(run, data, out, overwrite=overwrite)
         import shutil
 
