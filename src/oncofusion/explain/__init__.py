@@ -1,0 +1,80 @@
+"""Explanations: Grad-CAM/Grad-CAM++ (3D), SHAP, attention summaries, modality contributions.
+
+Every explainer takes a network and a collated batch (``docs/internals.md``) and explains
+one scalar per patient, a :class:`Target` (hazard, cumulative risk or survival at a time;
+P_OS / P_LC under an arm for per-arm models). :func:`explain_patient` bundles them for the
+report. Names are imported lazily (PEP 562): ``import oncofusion.explain`` pulls in neither
+torch nor shap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    # targets.py
+    "TARGET_KINDS": "targets",
+    "Target": "targets",
+    "make_target": "targets",
+    "target_log_odds": "targets",
+    "target_values": "targets",
+    # gradcam.py
+    "CamResult": "gradcam",
+    "ImageOnlyModel": "gradcam",
+    "RepresentativeFrames": "gradcam",
+    "grad_cam": "gradcam",
+    "representative_frames": "gradcam",
+    # shap_values.py
+    "ShapResult": "shap_values",
+    "feature_groups": "_features",
+    "shap_attributions": "shap_values",
+    # attention.py
+    "AttentionTables": "attention",
+    "attention_tables": "attention",
+    "critical_windows": "attention",
+    "modality_contributions": "attention",
+    # patient.py
+    "PatientExplanation": "patient",
+    "explain_patient": "patient",
+    "explain_with_predictor": "patient",
+    # _batch.py
+    "select_rows": "_batch",
+}
+
+__all__ = [
+    "TARGET_KINDS",
+    "AttentionTables",
+    "CamResult",
+    "ImageOnlyModel",
+    "PatientExplanation",
+    "RepresentativeFrames",
+    "ShapResult",
+    "Target",
+    "attention_tables",
+    "critical_windows",
+    "explain_patient",
+    "explain_with_predictor",
+    "feature_groups",
+    "grad_cam",
+    "make_target",
+    "modality_contributions",
+    "representative_frames",
+    "select_rows",
+    "shap_attributions",
+    "target_log_odds",
+    "target_values",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'oncofusion.explain' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f"oncofusion.explain.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
