@@ -28,7 +28,7 @@ from oncofusion.metrics import (
 )
 
 # the functions, not the submodule of the same name (see the package's lazy exports)
-from oncofusion.metrics.bootstrap import bootstrap, paired_bootstrap
+from oncofusion.metrics.resampling import bootstrap, paired_bootstrap
 
 B = 50  # bootstrap resamples in tests
 

@@ -18,7 +18,7 @@ from oncofusion.metrics import (
     paired_bootstrap,
     time_dependent_auc,
 )
-from oncofusion.metrics.bootstrap import _acceleration, _interval
+from oncofusion.metrics.resampling import _acceleration, _interval
 
 
 def _data(seed: int = 0, n: int = 40, name: str = "heavy_time_ties"):

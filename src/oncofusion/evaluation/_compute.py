@@ -20,7 +20,7 @@ import numpy as np
 from oncofusion.errors import ConfigError, SurvivalInputError
 from oncofusion.evaluation.predictions import PredictionSet, surv_at
 from oncofusion.metrics.auc import time_dependent_auc
-from oncofusion.metrics.bootstrap import bootstrap, paired_bootstrap
+from oncofusion.metrics.resampling import bootstrap, paired_bootstrap
 from oncofusion.metrics.brier import brier_score, integrated_brier_score
 from oncofusion.metrics.concordance import concordance_index_uno
 

@@ -29,10 +29,10 @@ _CORE = {
     "time_dependent_auc": "auc",
     "brier_score": "brier",
     "integrated_brier_score": "brier",
-    "BootstrapResult": "bootstrap",
-    "PairedBootstrapResult": "bootstrap",
-    "bootstrap": "bootstrap",
-    "paired_bootstrap": "bootstrap",
+    "BootstrapResult": "resampling",
+    "PairedBootstrapResult": "resampling",
+    "bootstrap": "resampling",
+    "paired_bootstrap": "resampling",
     "censoring_survival": "ipcw",
 }
 

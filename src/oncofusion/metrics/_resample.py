@@ -1,4 +1,4 @@
-"""The resampling engine behind :mod:`oncofusion.metrics.bootstrap`.
+"""The resampling engine behind :mod:`oncofusion.metrics.resampling`.
 
 Resample indices (one generator per resample, spawned from the seed), case weights, the
 vectorised evaluators of the core metrics and the generic loop that calls any metric on each
