@@ -35,8 +35,9 @@ import pandas as pd
 import yaml
 
 from oncofusion.data.cohort import Cohort
+from oncofusion.data.image_ops import to_luminance
 from oncofusion.errors import CohortError, ConfigError
-from oncofusion.models._segmentation_data import image_rows, read_mask, read_volume
+from oncofusion.models._segmentation_data import image_rows, read_mask
 from oncofusion.models.run import write_json
 from oncofusion.registry import look_up_option
 from oncofusion.utils.io import atomic_directory
@@ -92,7 +93,7 @@ def roi_box(
     keep_aspect: bool = True,
     fallback_fraction: float = 0.5,
 ) -> tuple[Box, bool]:
-    """The crop box of :func:`extract_roi` (steps 1) and whether the mask was empty.
+    """The crop box of :func:`extract_roi` (step 1) and whether the mask was empty.
 
     Returns ``(box, empty)``; ``box`` holds every voxel of a non-empty mask plus ``margin``.
     """
@@ -102,6 +103,8 @@ def roi_box(
     if not 0.0 < fallback_fraction <= 1.0:
         raise ConfigError(f"fallback_fraction must be in (0, 1], got {fallback_fraction}.")
     sp = np.ones(3) if spacing is None else np.asarray(spacing, dtype=float)
+    if sp.shape != (3,) or not np.all(np.isfinite(sp) & (sp > 0)):
+        raise ConfigError(f"spacing must be three positive numbers (d, h, w), got {spacing}.")
     dims = np.asarray(mask.shape[:3])
     idx = np.argwhere(mask > 0)
     empty = len(idx) == 0
@@ -135,11 +138,16 @@ def _crop(array: np.ndarray, box: Box, fill: float) -> np.ndarray:
     return out
 
 
-def _resize(array: np.ndarray, shape: tuple[int, int, int], *, anti_aliasing: bool = True) -> np.ndarray:
+def _resize(
+    array: np.ndarray, shape: tuple[int, int, int], *, anti_aliasing: bool = True
+) -> np.ndarray:
     from monai.transforms import Resize
 
     resize = Resize(spatial_size=shape, mode="trilinear", anti_aliasing=anti_aliasing)
-    return np.asarray(resize(array[None].astype(np.float32))[0], dtype=np.float32)
+    import torch
+
+    out = resize(torch.from_numpy(np.ascontiguousarray(array[None], dtype=np.float32)))
+    return np.asarray(out[0], dtype=np.float32)
 
 
 def _resize_mask(mask: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
@@ -309,7 +317,7 @@ def roi_cohort(
         (tmp / "masks").mkdir()
         for i, r in enumerate(image_rows(cohort)):
             data = read_image(cohort.root / r.path)
-            image = read_volume(cohort, r.path)
+            image = np.asarray(to_luminance(data.array), dtype=np.float32)
             mask = masks.get(r.patient_id)
             if mask is None:
                 mask = np.zeros(image.shape, np.uint8)
@@ -332,7 +340,9 @@ def roi_cohort(
             else:
                 mask_path = f"masks/{name}.npy"
                 np.save(tmp / mask_path, roi.mask, allow_pickle=False)
-            rows.append({"patient_id": r.patient_id, "path": f"images/{name}.npy", "mask_path": mask_path})
+            rows.append(
+                {"patient_id": r.patient_id, "path": f"images/{name}.npy", "mask_path": mask_path}
+            )
             boxes[r.patient_id] = {
                 "box": [list(b) for b in roi.box],
                 "empty_mask": roi.empty_mask,
@@ -355,9 +365,13 @@ def roi_cohort(
             "background": None if background is None else float(background),
             "keep_aspect": bool(keep_aspect), "mask_source": kind,
         }  # fmt: skip
-        write_json(tmp / "roi.json", {"settings": settings, "patients": boxes, "fallback": fallback})
+        write_json(
+            tmp / "roi.json", {"settings": settings, "patients": boxes, "fallback": fallback}
+        )
     if fallback:
-        shown = ", ".join(fallback[:10]) + (f" (and {len(fallback) - 10} more)" if len(fallback) > 10 else "")
+        shown = ", ".join(fallback[:10]) + (
+            f" (and {len(fallback) - 10} more)" if len(fallback) > 10 else ""
+        )
         warnings.warn(
             f"{len(fallback)} patient(s) had an empty tumour mask and got a centred ROI "
             f"(listed under 'fallback' in {out_dir / 'roi.json'}): {shown}.",
@@ -365,4 +379,3 @@ def roi_cohort(
             stacklevel=2,
         )
     return out_dir
-

@@ -25,11 +25,10 @@ resolution. Weights are a ``state_dict``; config, history and metadata are JSON.
 
 from __future__ import annotations
 
-import copy
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,6 +45,12 @@ from oncofusion.models._segmentation_data import (
     to_network,
     to_original,
 )
+from oncofusion.models._segmentation_net import (
+    build_unet,
+    dice_per_case,
+    fit_network,
+    predict_network,
+)
 from oncofusion.models.run import (
     check_format_version,
     read_json,
@@ -58,7 +63,13 @@ from oncofusion.registry import look_up_option
 from oncofusion.utils.io import atomic_directory
 from oncofusion.utils.seed import seed_everything
 
-__all__ = ["FittedSegmenter", "SegmentationConfig", "build_unet", "dice_per_case", "train_segmenter"]
+__all__ = [
+    "FittedSegmenter",
+    "SegmentationConfig",
+    "build_unet",
+    "dice_per_case",
+    "train_segmenter",
+]
 
 _MODEL_NAME = "unet-segmenter"
 _LOSSES = ["dice", "dicece"]
@@ -80,17 +91,17 @@ class SegmentationConfig(BaseModel):
     image_shape: tuple[int, int, int] = (32, 32, 32)
     channels: tuple[int, ...] = (8, 16, 32, 64)
     strides: tuple[int, ...] = (2, 2, 2)
-    num_res_units: int = Field(1, ge=0)
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    epochs: int = Field(60, ge=1)
-    batch_size: int = Field(4, ge=1)
-    lr: float = Field(3e-3, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
+    num_res_units: int = Field(default=1, ge=0)
+    dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    epochs: int = Field(default=60, ge=1)
+    batch_size: int = Field(default=4, ge=1)
+    lr: float = Field(default=3e-3, gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)
     loss: str = "dicece"
-    patience: int = Field(10, ge=1)
-    min_delta: float = Field(0.0, ge=0)
+    patience: int = Field(default=10, ge=1)
+    min_delta: float = Field(default=0.0, ge=0)
     augment: bool = True
-    threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     seed: int = 0
 
     @field_validator("loss")
@@ -114,43 +125,6 @@ class SegmentationConfig(BaseModel):
                 f"{factor} (the product of strides {self.strides}). Fix: change image_shape or strides."
             )
         return self
-
-
-def build_unet(config: SegmentationConfig) -> torch.nn.Module:
-    """The 3D U-Net of ``config``: one input channel (CT), one output channel (tumour logit)."""
-    from monai.networks.nets import UNet
-
-    return UNet(
-        spatial_dims=3,
-        in_channels=1,
-        out_channels=1,
-        channels=config.channels,
-        strides=config.strides,
-        num_res_units=config.num_res_units,
-        dropout=config.dropout,
-    )
-
-
-def dice_per_case(pred: torch.Tensor, true: torch.Tensor) -> np.ndarray:
-    """Dice of binary ``(B, 1, ...)`` masks, one value per case (MONAI ``DiceMetric``).
-
-    A case whose true mask is empty scores 1 if the prediction is empty too and 0 otherwise
-    (``ignore_empty=False``), so no case is NaN.
-    """
-    from monai.metrics import DiceMetric
-
-    metric = DiceMetric(include_background=True, reduction="none", ignore_empty=False)
-    return metric(y_pred=pred.float(), y=true.float())[:, 0].cpu().numpy().astype(np.float64)
-
-
-def _predict_network(net: torch.nn.Module, x: np.ndarray, batch_size: int) -> np.ndarray:
-    """Tumour probabilities on the network's grid, ``(n, 1, D, H, W)``."""
-    net.eval()
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(x), batch_size):
-            out.append(torch.sigmoid(net(torch.from_numpy(x[start : start + batch_size]))))
-    return torch.cat(out).numpy() if out else np.zeros_like(x)
 
 
 class FittedSegmenter:
@@ -190,7 +164,7 @@ class FittedSegmenter:
             chunk = records[start : start + self.config.batch_size]
             volumes = [read_volume(cohort, r.path) for r in chunk]
             x = np.stack([to_network(v, shape, mask=False) for v in volumes])[:, None]
-            prob = _predict_network(self.network, x, self.config.batch_size)
+            prob = predict_network(self.network, x, self.config.batch_size)
             for r, v, p in zip(chunk, volumes, prob, strict=True):
                 out[r.patient_id] = to_original(p[0], v.shape)
         return out
@@ -243,7 +217,9 @@ class FittedSegmenter:
                     file="imaging.csv", column="mask_path", rows=[r.patient_id],
                     fix="give a mask on the image's own voxel grid.",
                 )  # fmt: skip
-            score = dice_per_case(torch.from_numpy(p)[None, None], torch.from_numpy(true)[None, None])
+            score = dice_per_case(
+                torch.from_numpy(p)[None, None], torch.from_numpy(true)[None, None]
+            )
             rows.append(
                 {"patient_id": r.patient_id, "dice": float(score[0]),
                  "true_voxels": int(true.sum()), "pred_voxels": int(p.sum())}
@@ -279,7 +255,9 @@ class FittedSegmenter:
         try:
             config = SegmentationConfig.model_validate(read_json(path / "config.json"))
         except ValueError as e:
-            raise ModelLoadError(f"'{path / 'config.json'}' is not a valid segmenter config: {e}") from e
+            raise ModelLoadError(
+                f"'{path / 'config.json'}' is not a valid segmenter config: {e}"
+            ) from e
         network = build_unet(config)
         state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
         try:
@@ -299,15 +277,9 @@ class FittedSegmenter:
         )
 
 
-def _loss_fn(name: str) -> torch.nn.Module:
-    from monai.losses import DiceCELoss, DiceLoss
-
-    if name == "dice":
-        return DiceLoss(sigmoid=True)
-    return DiceCELoss(sigmoid=True)
-
-
-def _labelled(cohort: Cohort | None, config: SegmentationConfig, role: str):
+def _labelled(
+    cohort: Cohort | None, config: SegmentationConfig, role: str
+) -> tuple[list[str], np.ndarray, np.ndarray | None]:
     if cohort is None:
         return [], np.zeros((0, 1, *config.image_shape), np.float32), None
     ids, x, y = load_network_arrays(cohort, config.image_shape, labelled_only=True)
@@ -365,57 +337,17 @@ def train_segmenter(
             UserWarning,
             stacklevel=2,
         )
+    val = (x_va, y_va) if ids_va and y_va is not None else None
     net = build_unet(config)
-    optimiser = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    loss_fn = _loss_fn(config.loss)
-    gen = torch.Generator().manual_seed(config.seed)
-    x_t, y_t = torch.from_numpy(x_tr), torch.from_numpy(y_tr)
-    history: list[dict[str, Any]] = []
-    best = {"dice": -np.inf, "epoch": 0, "state": copy.deepcopy(net.state_dict())}
-    stale = 0
-    for epoch in range(1, config.epochs + 1):
-        net.train()
-        order = torch.randperm(len(x_t), generator=gen)
-        losses = []
-        for start in range(0, len(order), config.batch_size):
-            idx = order[start : start + config.batch_size]
-            xb, yb = x_t[idx], y_t[idx]
-            if config.augment:
-                flips = [d for d in (2, 3, 4) if torch.rand(1, generator=gen).item() < 0.5]
-                if flips:
-                    xb, yb = xb.flip(flips), yb.flip(flips)
-            optimiser.zero_grad()
-            loss = loss_fn(net(xb), yb)
-            loss.backward()
-            optimiser.step()
-            losses.append(float(loss.detach()))
-        record: dict[str, Any] = {"epoch": epoch, "train_loss": float(np.mean(losses)), "val_dice": None}
-        if ids_va:
-            assert y_va is not None
-            prob = _predict_network(net, x_va, config.batch_size)
-            pred = torch.from_numpy(prob >= config.threshold)
-            record["val_dice"] = float(dice_per_case(pred, torch.from_numpy(y_va)).mean())
-        history.append(record)
-        if verbose:
-            print(f"epoch {epoch:3d}  train_loss {record['train_loss']:.4f}  val_dice {record['val_dice']}")
-        if not ids_va:  # no validation: keep the last epoch's weights
-            best = {"dice": -np.inf, "epoch": epoch, "state": net.state_dict()}
-        elif record["val_dice"] > best["dice"] + config.min_delta:
-            best = {"dice": record["val_dice"], "epoch": epoch, "state": copy.deepcopy(net.state_dict())}
-            stale = 0
-        else:
-            stale += 1
-            if stale >= config.patience:
-                break
-    net.load_state_dict(best["state"])
+    fit = fit_network(net, (x_tr, y_tr), val, config, verbose=verbose)
     info = {
-        "best_epoch": int(best["epoch"]),
-        "best_val_dice": float(best["dice"]) if ids_va else None,
-        "epochs_run": len(history),
+        "best_epoch": fit.best_epoch,
+        "best_val_dice": fit.best_val_dice,
+        "epochs_run": len(fit.history),
         "n_train": len(ids_tr),
         "n_val": len(ids_va),
     }
-    segmenter = FittedSegmenter(net, config, history=history, info=info)
+    segmenter = FittedSegmenter(net, config, history=fit.history, info=info)
     if work_dir is not None:
         segmenter.save(work_dir, overwrite=overwrite)
     return segmenter
