@@ -1,0 +1,470 @@
+"""The fitted MM-Care model: per-arm OS and LC, the recommendation, save/load.
+
+``oncofusion.load(run_dir)`` returns an :class:`MMCarePredictor` for a run whose ``run.json``
+names the model ``"mmcare"``. It predicts for a :class:`~oncofusion.data.cohort.Cohort` or
+patient records (:meth:`predict_arms`, :meth:`predict_records`), recommends an arm with an
+MC-dropout interval on the expected benefit (:meth:`recommend`), and, for the generic
+evaluation, gives survival under the arm each patient received (:meth:`predict`,
+:meth:`predict_survival`). When the run was trained with the segmentation -> ROI step, the
+saved U-Net segments every new CT before the ROI is cut.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from oncofusion.data.cohort import Cohort
+from oncofusion.errors import CohortError, ModelLoadError, SurvivalInputError
+from oncofusion.models.base import FittedSurvivalModel, check_times
+from oncofusion.models.mmcare_config import MMCareConfig, mmcare_config_from_dict
+from oncofusion.models.mmcare_outputs import ArmPredictions, MMCarePrediction
+from oncofusion.models.registry import MODELS
+
+__all__ = ["MMCarePredictor", "roi_view"]
+
+WEIGHTS = "weights.pt"
+SEGMENTER_DIR = "segmenter"
+
+
+def image_shape(config: MMCareConfig) -> tuple[int, int, int] | None:
+    """The (D, H, W) every CT is resampled to, or None when the network reads no imaging."""
+    shape = config.data.image_shape
+    if shape is None or "imaging" not in config.network.modalities:
+        return None
+    return (int(shape[0]), int(shape[1]), int(shape[2]))
+
+
+def roi_view(cohort: Cohort, roi_dir: str | Path) -> Cohort:
+    """``cohort`` with its images replaced by the ROIs that :func:`~oncofusion.models.roi.roi_cohort`
+    wrote to ``roi_dir`` (the other tables stay as they are, e.g. patients without an arm)."""
+    import pandas as pd
+
+    roi_dir = Path(roi_dir)
+    imaging = pd.read_csv(
+        roi_dir / "imaging.csv", dtype={"patient_id": str, "path": str, "mask_path": str}
+    )
+    return Cohort(
+        root=roi_dir,
+        schema=cohort.schema,
+        patients=cohort.patients,
+        biomarkers=cohort.biomarkers,
+        genomics=cohort.genomics,
+        gene_graph=cohort.gene_graph,
+        imaging=imaging,
+        metadata=dict(cohort.metadata),
+    )
+
+
+def _mc_dropout_mode(net: torch.nn.Module) -> int:
+    """Eval mode except dropout layers (MC dropout; Gal & Ghahramani 2016); returns how many."""
+    net.eval()
+    n = 0
+    for m in net.modules():
+        if isinstance(m, torch.nn.modules.dropout._DropoutNd) and m.p > 0:
+            m.train()
+            n += 1
+    return n
+
+
+@MODELS.register("mmcare")
+class MMCarePredictor(FittedSurvivalModel):
+    """A trained :class:`~oncofusion.models.mmcare.MMCareNet` with its fitted state.
+
+    Parameters
+    ----------
+    network
+        The trained network.
+    config
+        The MM-Care config it was trained with.
+    preprocessor, discretizer, schema
+        Fitted preprocessing (training patients), OS grid and training cohort schema.
+    propensity
+        The :class:`~oncofusion.decide.PropensityModel` fitted on training patients.
+    lc_horizons
+        LC horizons (cohort time unit); empty when the cohort has no LC outcome.
+    input_sizes
+        ``{"input_sizes": ..., "extra_encoder_args": ...}`` the network was built with.
+    segmenter
+        The fitted 3D U-Net of the ROI step, or None.
+    """
+
+    name = "mmcare"
+
+    def __init__(
+        self,
+        network: torch.nn.Module,
+        config: MMCareConfig,
+        preprocessor: Any,
+        discretizer: Any,
+        schema: Any,
+        propensity: Any,
+        *,
+        lc_horizons: Sequence[float],
+        input_sizes: dict[str, Any],
+        segmenter: Any | None = None,
+    ) -> None:
+        self.network = network.eval()
+        self.config = config
+        self.preprocessor = preprocessor
+        self.discretizer = discretizer
+        self.schema = schema
+        self.propensity = propensity
+        self.lc_horizons = [float(h) for h in lc_horizons]
+        self._input_sizes = input_sizes
+        self.segmenter = segmenter
+        self.time_unit = schema.time_unit
+        self.cuts = np.asarray(discretizer.cuts, dtype=np.float64)
+        self.arms = [str(a) for a in schema.arms]
+        #: what training found out: test Dice of the ROI step, overlap, IPTW effective size
+        self.training_summary: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ settings
+    @property
+    def horizons(self) -> list[float]:
+        """OS horizons (MM-Care: 1, 3 and 5 years)."""
+        h = (
+            self.config.decision.os_horizons
+            or self.config.evaluation.horizons
+            or self.schema.horizons
+        )
+        return [float(x) for x in (h or [float(self.cuts[-1])])]
+
+    @property
+    def decision_horizon(self) -> float:
+        """:math:`\\tau` of the recommendation (default: the last LC horizon, else the last
+        OS horizon on the grid)."""
+        if self.config.decision.horizon is not None:
+            return float(self.config.decision.horizon)
+        if self.lc_horizons:
+            return self.lc_horizons[-1]
+        return float(max(h for h in self.horizons if h <= self.cuts[-1]))
+
+    # ------------------------------------------------------------------ data
+    def _check_schema(self, cohort: Cohort) -> None:
+        mine, theirs = self.schema, cohort.schema
+        for what, a, b in (
+            ("clinical columns", mine.clinical.all, theirs.clinical.all),
+            ("genomics", mine.genomics, theirs.genomics),
+            ("arms", mine.arms, theirs.arms),
+            ("time unit", [mine.time_unit], [theirs.time_unit]),
+        ):
+            if list(a) != list(b):
+                raise CohortError(
+                    f"the cohort's {what} {list(b)} differ from the model's {list(a)}.",
+                    file="cohort.yaml",
+                    fix="predict on a cohort in the format the model was trained on (same columns, arms and units).",
+                )
+
+    def _roi(self, cohort: Cohort, tmp: Path) -> Cohort:
+        """The cohort with its CT replaced by the ROI around the segmented tumour."""
+        if self.segmenter is None or cohort.imaging is None or len(cohort.imaging) == 0:
+            return cohort
+        from oncofusion.models.roi import EmptyMaskWarning, roi_cohort
+
+        roi = self.config.roi
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EmptyMaskWarning)
+            path = roi_cohort(
+                cohort, self.segmenter, tmp / "roi", margin=roi.margin, out_shape=roi.out_shape
+            )
+        return roi_view(cohort, path)
+
+    def _dataset(self, cohort: Cohort) -> Any:
+        from oncofusion.data.dataset import PatientDataset
+
+        return PatientDataset(cohort, self.preprocessor, image_shape=image_shape(self.config))
+
+    # ------------------------------------------------------------------ prediction
+    @torch.no_grad()
+    def _forward(self, dataset: Any, mc_samples: int, seed: int, batch_size: int) -> dict[str, Any]:
+        from torch.utils.data import DataLoader
+
+        from oncofusion.data.collate import collate_patients
+
+        ids: list[str] = []
+        base: dict[str, list[np.ndarray]] = {"haz": [], "lc": []}
+        draws: dict[str, list[np.ndarray]] = {"surv": [], "lc": []}
+        net = self.network
+        if mc_samples and _mc_dropout_mode(net) == 0:
+            warnings.warn(
+                "the network has no dropout layer, so MC-dropout draws are all equal; "
+                "the benefit interval has zero width.",
+                UserWarning,
+                stacklevel=3,
+            )
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            for batch in DataLoader(dataset, batch_size=batch_size, collate_fn=collate_patients):
+                ids.extend(batch["patient_id"])
+                net.eval()
+                h, lc = self._outputs(net(batch))
+                base["haz"].append(h)
+                base["lc"].append(lc)
+                if mc_samples:
+                    _mc_dropout_mode(net)
+                    outs = [self._outputs(net(batch)) for _ in range(mc_samples)]
+                    draws["surv"].append(np.stack([np.cumprod(1.0 - o[0], axis=-1) for o in outs]))
+                    draws["lc"].append(np.stack([o[1] for o in outs]))
+        net.eval()
+        k, j = len(self.cuts) - 1, len(self.lc_horizons)
+        a = len(self.arms)
+        out: dict[str, Any] = {
+            "ids": ids,
+            "hazard": np.concatenate(base["haz"]) if ids else np.zeros((0, a, k)),
+            "lc": np.concatenate(base["lc"]) if ids else np.zeros((0, a, j)),
+            "surv_draws": np.concatenate(draws["surv"], axis=1) if draws["surv"] else None,
+            "lc_draws": np.concatenate(draws["lc"], axis=1) if draws["lc"] else None,
+        }
+        return out
+
+    def _outputs(self, out: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """(B, A, K) OS hazards and (B, A, J) probabilities of local control."""
+        blocks = [out["arms"][a] for a in self.arms]
+        haz = torch.stack([b["os_hazard"] for b in blocks], 1).double().cpu().numpy()
+        if not self.lc_horizons:
+            return haz, np.zeros((haz.shape[0], len(self.arms), 0))
+        if self.config.loss.lc_mode == "binary":
+            risk = torch.stack([b["lc_risk"] for b in blocks], 1).double().cpu().numpy()
+            # failure by a later horizon is at least as likely: a monotone LC curve
+            lc = np.minimum.accumulate(1.0 - risk, axis=-1)
+        else:
+            lch = torch.stack([b["lc_hazard"] for b in blocks], 1).double().cpu().numpy()
+            lc = np.cumprod(1.0 - lch, axis=-1)
+        return haz, lc
+
+    def predict_arms(
+        self, cohort: Cohort, *, mc_samples: int | None = None, seed: int = 0, batch_size: int = 64
+    ) -> ArmPredictions:
+        """OS and LC under every arm for every patient of ``cohort``.
+
+        Parameters
+        ----------
+        cohort
+            Patients in the training cohort's format (the arm may be empty for new patients).
+        mc_samples
+            MC-dropout draws for intervals (default ``config.decision.mc_samples``; 0: none).
+        seed
+            Seed of the draws (the same seed gives the same draws).
+
+        Warns
+        -----
+        UserWarning
+            From :func:`oncofusion.decide.overlap_diagnostic` when patients lie outside the
+            common support of the arms (their per-arm predictions are extrapolations).
+        """
+        from oncofusion.decide import overlap_diagnostic
+
+        self._check_schema(cohort)
+        draws = self.config.decision.mc_samples if mc_samples is None else int(mc_samples)
+        if draws == 1:
+            raise SurvivalInputError("mc_samples must be 0 (no interval) or >= 2.")
+        with tempfile.TemporaryDirectory(prefix="mmcare-roi-") as tmp:
+            data = self._roi(cohort, Path(tmp))
+            res = self._forward(self._dataset(data), draws, seed, batch_size)
+        pts = cohort.patients.set_index(cohort.patients["patient_id"].astype(str))
+        order = [str(p) for p in res["ids"]]
+        x, _ = self.preprocessor.transform_clinical(pts.loc[order].reset_index(drop=True))
+        prop = self.propensity.predict_proba(x) if len(order) else np.zeros((0, len(self.arms)))
+        lo, hi = self.config.propensity.overlap_bounds
+        overlap = (
+            overlap_diagnostic(prop, self.arms, bounds=(lo, hi), patient_ids=order)
+            if len(order)
+            else None
+        )
+        received = (
+            pts.loc[order, "arm"].fillna("").astype(str).to_numpy(dtype=object)
+            if "arm" in pts and len(order)
+            else np.full(len(order), "", dtype=object)
+        )
+        return ArmPredictions(
+            patient_ids=order, arms=list(self.arms), cuts=self.cuts, os_hazard=res["hazard"],
+            lc_horizons=np.asarray(self.lc_horizons, float), lc_control=res["lc"], received=received,
+            propensity=prop, outside_support=(overlap["outside"].to_numpy(bool) if overlap is not None
+                                              else np.zeros(0, bool)),
+            os_horizons=self.horizons, time_unit=self.time_unit,
+            os_surv_draws=res["surv_draws"], lc_control_draws=res["lc_draws"],
+        )  # fmt: skip
+
+    def predict_records(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        root: str | Path | None = None,
+        mc_samples: int | None = None,
+        seed: int = 0,
+    ) -> ArmPredictions:
+        """:meth:`predict_arms` for patient records (:mod:`oncofusion.data.records`).
+
+        A record without ``arm`` is a patient still to be treated: it passes the cohort
+        validation with a placeholder arm and comes back with ``received == ""``.
+        """
+        from dataclasses import replace
+
+        from oncofusion.data.records import cohort_from_records
+
+        recs = [dict(r) for r in records]
+        new = [str(r.get("patient_id")) for r in recs if not r.get("arm")]
+        for r in recs:
+            if not r.get("arm"):
+                r["arm"] = self.arms[0]
+        cohort = cohort_from_records(recs, self.schema, root=root, source="record")
+        preds = self.predict_arms(cohort, mc_samples=mc_samples, seed=seed)
+        received = np.array(
+            ["" if p in new else r for p, r in zip(preds.patient_ids, preds.received)], dtype=object
+        )
+        return replace(preds, received=received)
+
+    def recommend(
+        self,
+        data: Cohort | ArmPredictions,
+        *,
+        alpha: float | None = None,
+        beta: float | None = None,
+        horizon: float | None = None,
+        ci: float | None = None,
+        mc_samples: int | None = None,
+        seed: int = 0,
+    ) -> Any:
+        """The arm with the higher :math:`\\alpha P_{OS}(\\tau) + \\beta P_{LC}(\\tau)`, the
+        expected benefit over the other arm with its MC-dropout interval, and "no clear
+        preference" when the interval includes zero (:func:`oncofusion.decide.recommend`).
+
+        Defaults come from the ``decision:`` block (MM-Care: :math:`\\alpha = 0.7`,
+        :math:`\\beta = 0.3`, :math:`\\tau = 3` years).
+        """
+        d = self.config.decision
+        preds = (
+            data
+            if isinstance(data, ArmPredictions)
+            else self.predict_arms(data, mc_samples=mc_samples, seed=seed)
+        )
+        return preds.recommend(
+            alpha=d.alpha if alpha is None else alpha,
+            beta=d.beta if beta is None else beta,
+            horizon=self.decision_horizon if horizon is None else horizon,
+            ci=d.ci if ci is None else ci,
+        )
+
+    def predict(
+        self, cohort: Cohort, *, landmark: float | None = None, batch_size: int = 64
+    ) -> MMCarePrediction:
+        """Survival under the arm each patient received (the generic view), with the per-arm
+        outcomes and the recommendation attached (``to_frame()`` has all of them)."""
+        if landmark is not None and float(landmark) > float(self.cuts[0]):
+            raise CohortError(
+                "MM-Care predicts from baseline data only; it has no landmark updates.",
+                fix="drop --landmark.",
+            )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # the overlap flag is a column here
+            arms = self.predict_arms(cohort, batch_size=batch_size)
+            pred = arms.received_prediction()
+            pred.recommendation = self.recommend(arms)
+        return pred
+
+    def predict_survival(self, cohort: Cohort, times: Sequence[float] | np.ndarray) -> np.ndarray:
+        """:math:`S(t)` under the arm each patient received, shape (n, len(times))."""
+        t = check_times(times)
+        arms = self.predict_arms(cohort, mc_samples=0)
+        idx = arms.received_index()
+        if (idx < 0).any():
+            missing = [p for p, i in zip(arms.patient_ids, idx) if i < 0][:10]
+            raise CohortError(
+                "survival under the received arm needs each patient's arm.",
+                file="patients.csv",
+                column="arm",
+                rows=missing,
+                fix="give the arm, or use predict_arms for all arms.",
+            )
+        return arms.os_at(t)[np.arange(len(idx)), idx]
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, run_dir: str | Path) -> None:
+        from oncofusion.models.run import write_json
+
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(self.config.to_yaml())
+        torch.save(self.network.state_dict(), run_dir / WEIGHTS)
+        (run_dir / "preprocess.json").write_text(self.preprocessor.to_json())
+        write_json(run_dir / "discretizer.json", self.discretizer.to_dict())
+        write_json(run_dir / "schema.json", self.schema.model_dump(mode="json"))
+        write_json(run_dir / "input_sizes.json", self._input_sizes)
+        (run_dir / "propensity.json").write_text(self.propensity.to_json())
+        write_json(
+            run_dir / "mmcare.json",
+            {
+                "arms": self.arms,
+                "lc_horizons": self.lc_horizons,
+                "has_segmenter": self.segmenter is not None,
+                "training_summary": self.training_summary,
+            },
+        )
+        if self.segmenter is not None:
+            self.segmenter.save(run_dir / SEGMENTER_DIR, overwrite=True)
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> MMCarePredictor:
+        import yaml
+
+        from oncofusion.data.preprocess import TabularPreprocessor
+        from oncofusion.data.schema import CohortSchema
+        from oncofusion.decide import PropensityModel
+        from oncofusion.models.mmcare import MMCareNet
+        from oncofusion.models.run import read_json
+        from oncofusion.survival.discretize import Discretizer
+
+        run_dir = Path(run_dir)
+        config = mmcare_config_from_dict(
+            yaml.safe_load((run_dir / "config.yaml").read_text()),
+            source=str(run_dir / "config.yaml"),
+        )
+        schema = CohortSchema.model_validate(read_json(run_dir / "schema.json"))
+        pre = TabularPreprocessor.from_json((run_dir / "preprocess.json").read_text())
+        disc = Discretizer.from_dict(read_json(run_dir / "discretizer.json"))
+        sizes = read_json(run_dir / "input_sizes.json")
+        meta = read_json(run_dir / "mmcare.json")
+        prop = PropensityModel.from_json((run_dir / "propensity.json").read_text())
+        lc_h = [float(h) for h in meta["lc_horizons"]]
+        net = MMCareNet(
+            config.network,
+            sizes["input_sizes"],
+            disc.n_intervals,
+            meta["arms"],
+            n_lc=len(lc_h),
+            lc=config.loss.lc_mode,
+            extra_encoder_args=sizes.get("extra_encoder_args"),
+        )
+        try:
+            net.load_state_dict(
+                torch.load(run_dir / WEIGHTS, map_location="cpu", weights_only=True)
+            )
+        except (RuntimeError, FileNotFoundError) as e:
+            raise ModelLoadError(
+                f"weights in '{run_dir / WEIGHTS}' do not fit the configured network: {e}"
+            ) from e
+        segmenter = None
+        if meta.get("has_segmenter"):
+            from oncofusion.models.segmentation import FittedSegmenter
+
+            segmenter = FittedSegmenter.load(run_dir / SEGMENTER_DIR)
+        model = cls(
+            net,
+            config,
+            pre,
+            disc,
+            schema,
+            prop,
+            lc_horizons=lc_h,
+            input_sizes=sizes,
+            segmenter=segmenter,
+        )
+        model.training_summary = dict(meta.get("training_summary") or {})
+        return model
