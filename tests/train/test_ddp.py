@@ -35,7 +35,7 @@ def ranks(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
     out = tmp_path_factory.mktemp("ddp")
     proc = subprocess.run(
         [sys.executable, str(HERE / "ddp_fit_script.py"), str(out), "2"],
-        capture_output=True, text=True, timeout=400, env=_env(), cwd=out,
+        check=False, capture_output=True, text=True, timeout=400, env=_env(), cwd=out,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     found = sorted(out.glob("rank*.json"))
@@ -127,7 +127,7 @@ def test_cli_train_with_ddp_by_configuration_alone(tmp_path: Path) -> None:
     proc = subprocess.run(
         [str(exe), "train", str(TINY), "--config", str(tmp_path / "ddp.yaml"), "--out", str(tmp_path / "run"),
          "--no-evaluate"],
-        capture_output=True, text=True, timeout=400, env=_env(), cwd=tmp_path,
+        check=False, capture_output=True, text=True, timeout=400, env=_env(), cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     run = tmp_path / "run"
