@@ -1,0 +1,1 @@
+"""Persistence of the scoring service: tables, engines and migrations, the registry."""
