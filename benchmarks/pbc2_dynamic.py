@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-#: the models of the anchor and their options (decided before any result was seen:
-#: the landmark Cox models get the smallest ridge penalty that lets them converge with
-#: 12 markers x (last value, slope, count) + clinical covariates)
+#: the models of the anchor and their options (the landmark Cox models get a small, untuned
+#: ridge penalty: unpenalised they do not converge on 12 markers x (last value, slope,
+#: count) + clinical covariates)
 MODELS: dict[str, dict[str, Any]] = {
     "landmark_cox": {"penalizer": 0.01},
     "landmark_rsf": {"n_estimators": 100},
