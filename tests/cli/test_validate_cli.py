@@ -53,17 +53,6 @@ def test_validate_rejects_a_cohort_without_events(tmp_path: Path) -> None:
     assert result.stdout == ""
 
 
-def test_demo_writes_the_summary(tmp_path: Path) -> None:
-    out = tmp_path / "demo-output"
-    for _ in range(2):  # a second run replaces the first one's output
-        result = CliRunner().invoke(app, ["demo", "--out", str(out)])
-        assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["summary.json"]
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["name"] == "tiny" and summary["patients"] == 12 and summary["events"] == 5
-    assert str((out / "summary.json").resolve()) in result.stdout.replace("\n", "")
-
-
 def test_real_process_exit_status_and_stderr(tmp_path: Path) -> None:
     root = tmp_path / "cohort"
     shutil.copytree(TINY, root)

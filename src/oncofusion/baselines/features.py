@@ -215,11 +215,19 @@ class TabularFeatures:
 
     # -- fit / transform -------------------------------------------------------------------
     def fit(self, cohort: Any) -> TabularFeatures:
-        """Learn imputation, scaling and levels from the (training) cohort."""
-        self.fit_raw(*self.raw(cohort))
+        """Learn imputation, scaling and levels from the (training) cohort.
+
+        The list of levels also includes those of the cohort the training split was cut
+        from (:meth:`Cohort.categorical_levels`: values only); a level never seen in
+        training gets a constant column, which is dropped, so it acts as the reference.
+        """
+        vocabulary = cohort.categorical_levels() if hasattr(cohort, "categorical_levels") else None
+        self.fit_raw(*self.raw(cohort), vocabulary=vocabulary)
         return self
 
-    def fit_raw(self, num: pd.DataFrame, cats: pd.DataFrame) -> TabularFeatures:
+    def fit_raw(
+        self, num: pd.DataFrame, cats: pd.DataFrame, vocabulary: dict[str, list[str]] | None = None
+    ) -> TabularFeatures:
         """Fit on raw frames from :meth:`raw` (several landmarks may be stacked)."""
         numeric: dict[str, dict[str, Any]] = {}
         for c in num.columns:
@@ -231,7 +239,7 @@ class TabularFeatures:
         categorical: dict[str, dict[str, Any]] = {}
         for c in cats.columns:
             vals = cats[c].dropna()
-            levels = sorted(vals.unique().tolist())
+            levels = sorted(set(vals.unique().tolist()) | set((vocabulary or {}).get(c, [])))
             if not levels:
                 continue
             mode = (

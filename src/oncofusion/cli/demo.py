@@ -41,6 +41,8 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the simulation, split and training.")] = 0,
     epochs: Annotated[int | None, typer.Option(help="Cap on training epochs (default from the config).")] = None,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples for the CIs.")] = 1000,
+    frames: Annotated[int, typer.Option(help="CEUS frames per phase in the simulation.")] = 8,
+    size: Annotated[int, typer.Option(help="CEUS frame size (pixels) in the simulation.")] = 32,
 ) -> None:
     """Run the main demo end to end and print where its outputs went."""
     from oncofusion.registry import look_up_option
@@ -56,7 +58,9 @@ def demo(
     from oncofusion.workflows.crlm_demo import run_crlm_demo
 
     con.print(f"[bold]oncofusion demo[/]: DMA-Net on a simulated CRLM cohort (n = {n}, seed {seed}) -> {out}")
-    result = run_crlm_demo(out, n=n, seed=seed, max_epochs=epochs, n_resamples=resamples, console=con)
+    result = run_crlm_demo(
+        out, n=n, seed=seed, max_epochs=epochs, n_resamples=resamples, frames=frames, size=size, console=con
+    )
     for key, title in _TABLES:
         table = result.tables.get(key)
         if table is None or table.empty:

@@ -56,8 +56,25 @@ class Cohort:
     def __len__(self) -> int:
         return len(self.patients)
 
+    def categorical_levels(self) -> dict[str, list[str]]:
+        """The levels of every categorical clinical column in this cohort (or, for a subset,
+        in the cohort it was cut from): the vocabulary, values only, no outcomes."""
+        if "categorical_levels" in self.metadata:
+            return dict(self.metadata["categorical_levels"])
+        levels = {}
+        for col in self.schema.clinical.categorical:
+            if col in self.patients:
+                values = self.patients[col].dropna().astype(str)
+                levels[col] = sorted(set(values[values != ""]))
+        return levels
+
     def subset(self, patient_ids: list[str] | pd.Index) -> Cohort:
-        """A cohort restricted to ``patient_ids`` (side tables filtered the same way)."""
+        """A cohort restricted to ``patient_ids`` (side tables filtered the same way).
+
+        The subset remembers the parent's categorical vocabulary
+        (:meth:`categorical_levels`), so a model fitted on a training split knows the levels
+        that the split put only in validation or test.
+        """
         ids = set(map(str, patient_ids))
 
         def keep(df: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -73,5 +90,5 @@ class Cohort:
             genomics=keep(self.genomics),
             gene_graph=self.gene_graph,
             imaging=keep(self.imaging),
-            metadata=dict(self.metadata),
+            metadata={**self.metadata, "categorical_levels": self.categorical_levels()},
         )

@@ -163,6 +163,7 @@ class TabularPreprocessor:
             if vocabulary_from_cohort:
                 every = pd.Series([_level(v) for v in self._column(full.patients, col, "patients.csv")])
                 vocabulary |= set(every.dropna())
+                vocabulary |= set(full.categorical_levels().get(col, []))
             categorical[col] = {"levels": sorted(vocabulary), "mode": mode}
 
         biomarkers: dict[str, dict[str, Any]] = {}
