@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 OUT ?= demo-output
 
-.PHONY: demo test install lint typecheck bench clean
+.PHONY: demo test install lint typecheck bench clean ensure-browser
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,20 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadfile
+
+# The report tests open the reports in Debian's chromium (driven by Playwright; never run
+# 'playwright install', it downloads another browser) and turn the PDFs into images with
+# poppler's pdftoppm/pdftotext. Installed from apt only when missing (root or sudo).
+BROWSER_PKGS := chromium chromium-driver poppler-utils fonts-dejavu-core
+ensure-browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 \
+	    && command -v pdftoppm >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1; then \
+	  echo "ensure-browser: chromium, chromedriver, pdftoppm and pdftotext are installed"; \
+	else \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(BROWSER_PKGS); \
+	fi
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests
