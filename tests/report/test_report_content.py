@@ -215,6 +215,7 @@ def test_formats_and_gauge() -> None:
                                                                              "100.0%"]
     assert pct_pair(0.18, 0.35) == ("18%", "35%")
     assert pct_pair(0.99938, 0.99953) == ("99.94%", "99.95%")  # never a rounded-up "100%"
+    assert pct_pair(0.89, 0.91, 0.8899) == ("89.00%", "91.00%", "88.99%")  # below the cut stays below
     assert signed_points(0.012) == "+1.2" and signed_points(-0.00021) == "-0.021"
     assert gauge_position(0.18, 0.18, 0.35) == pytest.approx(100 / 3)
     assert gauge_position(0.35, 0.18, 0.35) == pytest.approx(200 / 3)

@@ -64,15 +64,20 @@ def pct_range(lo: float | None, hi: float | None) -> str:
     return f"({pct(lo)}–{pct(hi)})"
 
 
-def pct_pair(lo: float, hi: float) -> tuple[str, str]:
-    """Two thresholds with just enough decimals (up to 3) to tell them apart and to keep
-    a value below 100% from reading as "100%"."""
+def pct_pair(lo: float, hi: float, risk: float | None = None) -> tuple[str, ...]:
+    """Thresholds (and a risk) with just enough decimals (up to 3) that the printed numbers
+    keep their order (a risk just below a cut never prints equal to it) and a value below
+    100% never reads "100%". Returns ``(lo, hi)`` or ``(lo, hi, risk)``."""
+    values = [lo, hi] + ([] if risk is None else [risk])
     for digits in (0, 1, 2, 3):
-        a, b = f"{100 * lo:.{digits}f}", f"{100 * hi:.{digits}f}"
-        rounded_up = (hi < 1 and float(b) >= 100) or (lo < 1 and float(a) >= 100)
-        if (a != b or lo == hi) and not rounded_up:
-            return a + "%", b + "%"
-    return f"{100 * lo:.3f}%", f"{100 * hi:.3f}%"
+        text = [f"{100 * v:.{digits}f}" for v in values]
+        ordered = all((float(a) < float(b)) == (x < y) and (float(a) == float(b)) == (x == y)
+                      for i, (a, x) in enumerate(zip(text, values, strict=True))
+                      for b, y in zip(text[i + 1:], values[i + 1:], strict=True))
+        capped = all(v >= 1 or float(t) < 100 for t, v in zip(text, values, strict=True))
+        if ordered and capped:
+            return tuple(t + "%" for t in text)
+    return tuple(f"{100 * v:.3f}%" for v in values)
 
 
 def num(x: float | None) -> str:

@@ -44,7 +44,7 @@ def patient_view(d: PatientReportData) -> dict[str, Any]:
         view["hyper_yaml"] = ""
     if d.tier is not None:
         th = d.tier.thresholds
-        view["tier_cuts"] = pct_pair(th.low_below, th.high_from)
+        view["tier_cuts"] = pct_pair(th.low_below, th.high_from, d.tier.risk)
         view["gauge_marker"] = round(gauge_position(d.tier.risk, th.low_below, th.high_from), 2)
     pts = [u for u in d.updates if u.risk is not None]
     followup = [u for u in pts if u.time > d.updates[0].time] if d.updates else []
