@@ -22,7 +22,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/oncofusion demo --out $(OUT)
 
-test: $(STAMP)
+test: $(STAMP) ensure-browser
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 # The report tests open the reports in Debian's chromium (driven by Playwright; never run
