@@ -11,7 +11,7 @@ from oncofusion.cli import app
 
 def test_demo_runs_end_to_end_and_resumes(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    args = ["demo", "--out", str(out), "--n", "60", "--epochs", "1", "--resamples", "20", "--frames", "4", "--size", "16"]
+    args = ["demo", "--out", str(out), "--n", "60", "--epochs", "1", "--resamples", "20", "--frames", "4", "--size", "16", "--no-reports"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     for name in ("full", "imaging_only", "markers_only", "clinical_only"):
@@ -22,6 +22,7 @@ def test_demo_runs_end_to_end_and_resumes(tmp_path: Path) -> None:
     summary = (tables / "summary.csv").read_text()
     for model in ("full", "cox_clinical", "oracle"):
         assert model in summary
+    assert not (out / "reports").exists()  # patient reports are tested in tests/report
     assert "Table 3" in result.output and str(out / "evaluation") in result.output.replace("\n", "")
     # a second run reuses the finished runs (resumable) and rewrites the evaluation
     stamp = (out / "runs" / "full" / "weights.pt").stat().st_mtime_ns

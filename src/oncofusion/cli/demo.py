@@ -43,6 +43,7 @@ def demo(
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples for the CIs.")] = 1000,
     frames: Annotated[int, typer.Option(help="CEUS frames per phase in the simulation.")] = 8,
     size: Annotated[int, typer.Option(help="CEUS frame size (pixels) in the simulation.")] = 32,
+    reports: Annotated[bool, typer.Option(help="Write the cohort report and two patient reports.")] = True,
 ) -> None:
     """Run the main demo end to end and print where its outputs went."""
     from oncofusion.registry import look_up_option
@@ -59,7 +60,8 @@ def demo(
 
     con.print(f"[bold]oncofusion demo[/]: DMA-Net on a simulated CRLM cohort (n = {n}, seed {seed}) -> {out}")
     result = run_crlm_demo(
-        out, n=n, seed=seed, max_epochs=epochs, n_resamples=resamples, frames=frames, size=size, console=con
+        out, n=n, seed=seed, max_epochs=epochs, n_resamples=resamples, frames=frames, size=size, console=con,
+        reports=reports,
     )
     for key, title in _TABLES:
         table = result.tables.get(key)
@@ -74,8 +76,8 @@ def demo(
     for name, run in result.runs.items():
         con.print(f"  run '{name}': {run}")
     con.print(f"  evaluation report, tables (CSV/Markdown) and figures (PNG): {result.evaluation_dir}")
-    for extra in getattr(result, "reports", []) or []:
-        con.print(f"  patient report: {extra}")
+    for path in result.reports:
+        con.print(f"  report: {path}")
 
 
 def register(app: typer.Typer) -> None:

@@ -128,11 +128,29 @@ def evaluate_run(
         )
     summary = report.tables["summary"].iloc[0].to_dict()
     metrics = {k: _plain(v) for k, v in summary.items() if k != "model"}
-    write_json(run_dir / "metrics.json", {"cohort": cohort.schema.name, "horizon": horizon, "summary": metrics})
+    context = {
+        "cohort": cohort.schema.name, "split": "test" if cohort_dir is None else "external",
+        "horizon": round(horizon, 6), "time_unit": cohort.schema.time_unit, "ci_level": 0.95,
+        "bootstrap_resamples": n_resamples or cfg.n_resamples, "bootstrap_seed": cfg.seed,
+    }
+    out = {**context, "summary": metrics}
+    if val is not None:
+        out["risk_tiers"] = _risk_tiers(val[name], horizon)
+    write_json(run_dir / "metrics.json", out)
     card = read_json(run_dir / "model_card.json")
-    card["metrics"] = {k: v for k, v in metrics.items() if isinstance(v, float)}
+    card["metrics"] = {**context, **{k: v for k, v in metrics.items() if isinstance(v, (int, float))}}
     write_model_card(run_dir, card)
     return report
+
+
+def _risk_tiers(val: Any, horizon: float) -> dict[str, Any]:
+    """Low / intermediate / high risk cut at the tertiles of the validation patients'
+    predicted risk at ``horizon`` (fixed on validation, never on test)."""
+    from oncofusion.evaluation import surv_at
+
+    risk = 1.0 - np.asarray(surv_at(val, [horizon]))[:, 0]
+    low, high = np.quantile(risk, [1 / 3, 2 / 3])
+    return {"low_below": float(low), "high_from": float(high), "horizon": float(horizon), "n_validation": int(len(risk))}
 
 
 def _plain(v: Any) -> Any:

@@ -32,6 +32,34 @@ LIMITATIONS = [
 ]
 
 
+def training_ranges(train: Cohort) -> dict[str, Any]:
+    """Observed [min, max] of the training patients' continuous inputs and patients per arm
+    (the reports flag values outside them)."""
+    import numpy as np
+
+    def ranges(df: Any, cols: list[str]) -> dict[str, list[float]]:
+        out: dict[str, list[float]] = {}
+        for c in cols if df is not None else []:
+            if c in df:
+                v = np.asarray(df[c], dtype=float)
+                v = v[np.isfinite(v)]
+                if v.size:
+                    out[c] = [float(v.min()), float(v.max())]
+        return out
+
+    schema = train.schema
+    arms = {}
+    if "arm" in train.patients:
+        arms = {str(k): int(v) for k, v in train.patients["arm"].dropna().astype(str).value_counts().items()}
+    return {
+        "clinical": ranges(train.patients, list(schema.clinical.continuous)),
+        "biomarkers": ranges(train.biomarkers, list(schema.biomarkers)),
+        "genomics": ranges(train.genomics, list(schema.genomics)),
+        "arms": arms,
+        "n_patients": len(train),
+    }
+
+
 def model_card(run: TrainedRun, cohort: Cohort, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
     """The model card as a JSON-able dict (data provenance, splits, hyper-parameters, seeds,
     library versions, metrics with intervals, intended use, limitations; DMA-Net §2.4.2)."""
@@ -50,7 +78,10 @@ def model_card(run: TrainedRun, cohort: Cohort, metrics: dict[str, Any] | None =
             "time_unit": cohort.schema.time_unit,
             "patients": int(len(pts)),
             "events": int(pts["event"].sum()),
+            "description": cohort.schema.description,
             "modalities_used": list(cfg.network.modalities),
+            "stratified_by": [c for c in cfg.data.stratify if c in pts.columns],
+            "training_ranges": training_ranges(cohort.subset(run.splits["train"])),
             "coverage": {
                 "biomarkers": int(cohort.biomarkers["patient_id"].nunique()) if cohort.biomarkers is not None else 0,
                 "imaging": int(cohort.imaging["patient_id"].nunique()) if cohort.imaging is not None else 0,
@@ -65,11 +96,18 @@ def model_card(run: TrainedRun, cohort: Cohort, metrics: dict[str, Any] | None =
             "seconds": round(run.seconds, 1),
             "hyperparameters": cfg.model_dump(mode="json"),
         },
-        "software": run_info(cfg.model)["versions"],
+        "software": {"python": run_info(cfg.model)["python"], **run_info(cfg.model)["versions"]},
+        "device": _device(),
         "metrics": metrics or {},
         "intended_use": INTENDED_USE,
         "limitations": LIMITATIONS,
     }
+
+
+def _device() -> str:
+    import torch
+
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
 
 
 def model_card_markdown(card: dict[str, Any]) -> str:

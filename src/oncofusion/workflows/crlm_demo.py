@@ -18,7 +18,10 @@ import pandas as pd
 __all__ = ["DemoResult", "run_crlm_demo", "oracle_predset", "baseline_predset"]
 
 #: relative cost of each step, for the running time estimate
-_STEPS = {"simulate": 1, "full": 8, "imaging_only": 6, "markers_only": 1, "clinical_only": 1, "baselines": 1, "evaluate": 2}
+_STEPS = {
+    "simulate": 1, "full": 8, "imaging_only": 6, "markers_only": 1, "clinical_only": 1, "baselines": 1,
+    "evaluate": 2, "reports": 2,
+}
 
 
 @dataclass
@@ -28,6 +31,7 @@ class DemoResult:
     runs: dict[str, Path]
     evaluation_dir: Path
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    reports: list[Path] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -67,7 +71,7 @@ def baseline_predset(name: str, model: Any, cohort: Any, ids: list[str], train: 
 
 def run_crlm_demo(
     out_dir: str | Path, *, n: int = 300, seed: int = 0, config: str = "dmanet-cpu", frames: int = 8, size: int = 32,
-    max_epochs: int | None = None, n_resamples: int = 1000, console: Any = None,
+    max_epochs: int | None = None, n_resamples: int = 1000, console: Any = None, reports: bool = True,
 ) -> DemoResult:
     """Run the whole DMA-Net story; everything goes under ``out_dir`` (resumable)."""
     import warnings
@@ -137,7 +141,35 @@ def run_crlm_demo(
 
         write_tables({"dynamic_update": dynamic}, eval_dir / "tables")
         bar.advance(task, _STEPS["evaluate"])
+        bar.update(task, description="patient and cohort reports")
+        report_paths = _reports(runs["full"], cohort, splits["test"], out_dir / "reports") if reports else []
+        bar.advance(task, _STEPS["reports"])
         bar.update(task, description="done")
     tables = dict(report.tables)
     tables["dynamic_update"] = dynamic
-    return DemoResult(out_dir, cohort_dir, runs, eval_dir, tables, _time.perf_counter() - start)
+    return DemoResult(out_dir, cohort_dir, runs, eval_dir, tables, report_paths, _time.perf_counter() - start)
+
+
+def _reports(run_dir: Path, cohort: Any, test_ids: list[str], out: Path) -> list[Path]:
+    """The cohort report and the reports of two test patients (one with an event, one without)."""
+    from oncofusion.evaluation.run import evaluate_run
+    from oncofusion.report import cohort_report, patient_report
+
+    out.mkdir(parents=True, exist_ok=True)
+    evaluate_run(run_dir, n_resamples=200)  # the run's own evaluation, read by the cohort report
+    pts = cohort.subset(test_ids).patients
+    chosen = []
+    for has_event in (1, 0):
+        rows = pts[(pts["event"] == has_event)]
+        if cohort.biomarkers is not None:
+            visits = cohort.biomarkers.groupby("patient_id").size()
+            rows = rows.assign(v=rows["patient_id"].map(visits).fillna(0)).sort_values("v", ascending=False)
+        if len(rows):
+            chosen.append(str(rows.iloc[0]["patient_id"]))
+    paths = [out / "cohort.html"]
+    cohort_report(run_dir, out=paths[0])
+    for pid in chosen:
+        html, pdf = out / f"patient-{pid}.html", out / f"patient-{pid}.pdf"
+        patient_report(run_dir, cohort, pid, out=html, pdf=pdf)
+        paths += [html, pdf]
+    return paths
