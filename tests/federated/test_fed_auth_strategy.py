@@ -65,8 +65,8 @@ def test_proximal_term_is_mu_half_squared_distance() -> None:
     with torch.no_grad():
         net.weight.add_(0.1)  # 6 entries moved by 0.1
     terms = obj(net(torch.ones(1, 3)), {})
-    assert float(terms["proximal"]) == pytest.approx(6 * 0.01, rel=1e-5)
-    assert float(terms["loss"]) == pytest.approx(0.25 * 6 * 0.01, rel=1e-5)
+    assert float(terms["proximal"].detach()) == pytest.approx(6 * 0.01, rel=1e-5)
+    assert float(terms["loss"].detach()) == pytest.approx(0.25 * 6 * 0.01, rel=1e-5)
     terms["loss"].backward()  # the gradient pulls towards the global weights: mu * (w - w_t)
     np.testing.assert_allclose(net.weight.grad.numpy(), np.full((2, 3), 0.5 * 0.1), rtol=1e-5)
 

@@ -17,7 +17,7 @@ from oncofusion.cli._common import console, handle_user_errors
 __all__ = ["register"]
 
 _CONFIG = "Model config (packaged name or YAML path): network, loss and each site's local training."
-_FED = "Federated config YAML: rounds, strategy, TLS certificate and secret paths (docs/federated.md)."
+_FED = "Federated config YAML: rounds, strategy, TLS certificate and secret paths (docs/scale-out.md)."
 _ROUNDS = "Federated rounds (overrides the federated config)."
 _STRATEGY = "fedavg or fedprox (overrides the federated config)."
 _MU = "FedProx proximal weight mu."

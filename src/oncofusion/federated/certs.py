@@ -3,7 +3,7 @@
 :func:`make_trial_credentials` writes a self-signed CA, a server certificate for the given
 host names / IP addresses signed by it, the server's private key and a random shared secret,
 plus a ``federated.yaml`` pointing at them. For a real federation the hospitals' PKI issues
-the certificates (docs/federated.md shows the ``openssl`` commands); keys and secrets are
+the certificates (docs/scale-out.md shows the ``openssl`` commands); keys and secrets are
 never committed: they are written with mode 0600.
 """
 

@@ -18,7 +18,7 @@ locally (``train:`` block); this file says how the sites train together::
       secret_file: certs/federation.secret   # shared secret: HMAC-SHA256 on every message
     insecure: false         # true only for a trusted network (no TLS, no authentication)
 
-Certificates and secrets are *paths*: keys never live in this file (docs/federated.md
+Certificates and secrets are *paths*: keys never live in this file (docs/scale-out.md
 shows how to make them).
 """
 
@@ -53,7 +53,7 @@ class TLSConfig(_Strict):
         if any(p is None for p in paths):
             raise ConfigError(
                 "tls needs all of ca_cert, server_cert and server_key on the server. "
-                "Fix: set the three paths (docs/federated.md shows how to make them)."
+                "Fix: set the three paths (docs/scale-out.md shows how to make them)."
             )
         return tuple(_read(p, "tls") for p in paths)  # type: ignore[return-value, arg-type]
 
@@ -110,7 +110,7 @@ class FederatedConfig(_Strict):
         if missing:
             raise ConfigError(
                 f"the federated {role} is secure by default and needs " + " and ".join(missing) + ". "
-                "Fix: set them in the --fed-config file (docs/federated.md), or pass --insecure on a "
+                "Fix: set them in the --fed-config file (docs/scale-out.md), or pass --insecure on a "
                 "trusted test network only."
             )
 

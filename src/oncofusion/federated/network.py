@@ -2,7 +2,7 @@
 
 Uses ``flwr.server.start_server`` and ``flwr.client.start_client`` (Flower's gRPC
 transport; deprecated by Flower since 1.13 in favour of the SuperLink/SuperNode Deployment
-Engine, and still working in the 1.x line; docs/federated.md). TLS comes from Flower
+Engine, and still working in the 1.x line; docs/scale-out.md). TLS comes from Flower
 (``certificates`` on the server, ``root_certificates`` on the client); authentication is
 the HMAC of :mod:`oncofusion.federated.auth`. Both are required unless ``insecure``.
 """
