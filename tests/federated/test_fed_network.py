@@ -49,7 +49,7 @@ def test_server_and_two_sites_over_tls_with_authentication(tmp_path: Path) -> No
             if p.poll() is None:
                 p.kill()
     assert server.returncode == 0, outs[0][-4000:]
-    assert "SSL is enabled" in outs[0]
+    assert "TLS on, message authentication on" in outs[0]
     for p, out in zip(clients, outs[1:], strict=True):
         assert p.returncode == 0, out[-4000:]
         assert "the server ended the federation" in out

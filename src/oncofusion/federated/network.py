@@ -1,10 +1,13 @@
 """The client/server mode: a Flower server and one Flower client per hospital, over gRPC.
 
-Uses ``flwr.server.start_server`` and ``flwr.client.start_client`` (Flower's gRPC
-transport; deprecated by Flower since 1.13 in favour of the SuperLink/SuperNode Deployment
-Engine, and still working in the 1.x line; docs/scale-out.md). TLS comes from Flower
-(``certificates`` on the server, ``root_certificates`` on the client); authentication is
-the HMAC of :mod:`oncofusion.federated.auth`. Both are required unless ``insecure``.
+Uses Flower's gRPC transport: the server is what ``flwr.server.start_server`` builds (a
+``Server`` with the strategy, Flower's gRPC server, the rounds), assembled here so that an
+error stops the gRPC server and disconnects the sites; the sites use
+``flwr.client.start_client``. Both APIs are deprecated by Flower since 1.13 in favour of the
+SuperLink/SuperNode Deployment Engine and still work in the 1.x line (docs/scale-out.md).
+TLS comes from Flower (``certificates`` on the server, ``root_certificates`` on the client);
+authentication is the HMAC of :mod:`oncofusion.federated.auth`. Both are required unless
+``insecure``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from oncofusion.models.config import ModelConfig
 
 __all__ = ["run_client", "run_server"]
 
-log = logging.getLogger("oncofusion.federated")
 
 
 def run_server(config: ModelConfig, fed: FederatedConfig, out: str | Path, *, address: str,
@@ -31,7 +33,9 @@ def run_server(config: ModelConfig, fed: FederatedConfig, out: str | Path, *, ad
     and ``run/`` (the global model). The server never sees a patient record: it gets
     aggregate statistics once, then weights and metrics.
     """
-    from flwr.server import ServerConfig, start_server
+    from flwr.common.logger import log as flwr_log
+    from flwr.server import Server, SimpleClientManager
+    from flwr.server.superlink.fleet.grpc_bidi.grpc_server import start_grpc_server
 
     from oncofusion.federated.result import save_federated_run
     from oncofusion.federated.strategy import Coordinator, build_strategy
@@ -43,13 +47,22 @@ def run_server(config: ModelConfig, fed: FederatedConfig, out: str | Path, *, ad
     out.mkdir(parents=True, exist_ok=True)
     coordinator = Coordinator(config, fed, out / "rounds.csv", secret=fed.auth.secret())
     strategy = build_strategy(coordinator)
+    manager = SimpleClientManager()
+    server = Server(client_manager=manager, strategy=strategy)
+    # what flwr.server.start_server does, but owning the gRPC server: on any error the sites
+    # are told to disconnect and the gRPC server stops, so no process is left waiting
+    grpc_server = start_grpc_server(client_manager=manager, server_address=address,
+                                    certificates=fed.tls.server_files())
+    flwr_log(logging.INFO, "oncofusion: gRPC server on %s, TLS %s, message authentication %s", address,
+             "on" if fed.tls.server_files() else "OFF", "on" if coordinator.secret else "OFF")
     start = _time.perf_counter()
-    start_server(
-        server_address=address,
-        config=ServerConfig(num_rounds=fed.rounds, round_timeout=fed.round_timeout),
-        strategy=strategy,
-        certificates=fed.tls.server_files(),
-    )
+    done = False
+    try:
+        server.fit(num_rounds=fed.rounds, timeout=fed.round_timeout)
+        done = True
+    finally:
+        server.disconnect_all_clients(timeout=fed.round_timeout if done else 10.0)
+        grpc_server.stop(grace=1)
     if coordinator.latest is None or not coordinator.rows:
         raise ConfigError("the federation ended before any round finished (did the sites connect?).")
     return save_federated_run(coordinator, out / "run", seconds=_time.perf_counter() - start, overwrite=overwrite)

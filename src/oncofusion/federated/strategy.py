@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from oncofusion.errors import CohortError
+from oncofusion.errors import CohortError, OncofusionError
 from oncofusion.federated.auth import (
     MAC_KEY,
     NONCE_KEY,
@@ -250,6 +250,10 @@ class _Coordinated:
                 kept.append((proxy, res))
             else:
                 failures.append(AuthenticationError(f"fit result of {_site(res)} rejected"))
+        if not kept:
+            reasons = "; ".join(str(f) if isinstance(f, BaseException) else f"{_site(f[1])}: {f[1].status.message}"
+                                for f in failures) or "no site answered"
+            raise OncofusionError(f"round {server_round}: no site returned weights ({reasons}). Fix: see the sites' output.")
         kept.sort(key=lambda pr: _site(pr[1]))  # a fixed order: the same seed gives the same weights
         params, metrics = super().aggregate_fit(server_round, kept, failures)  # type: ignore[misc]
         if params is not None:
