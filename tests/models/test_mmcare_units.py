@@ -317,3 +317,50 @@ def test_recommendation_interval_from_draws():
     assert (rec.loc[clear, "preference"] == rec.loc[clear, "recommended"]).all()
     assert (rec.loc[~clear, "preference"] == "no clear preference").all()
     assert isinstance(rec, pd.DataFrame) and len(rec) == 6
+
+
+# ---------------------------------------------------------------------------- ROI step
+class _FakeSegmenter:
+    """Predicts an empty mask for the first patient and one voxel for the others."""
+
+    def predict_masks(self, cohort):
+        out = {}
+        for k, pid in enumerate(cohort.imaging["patient_id"].astype(str)):
+            m = np.zeros((16, 16, 16), np.uint8)
+            if k > 0:
+                m[8, 8, 8] = 1
+            out[pid] = m
+        return out
+
+
+def test_mask_roi_is_ct_times_dilated_mask_never_blank(tiny, tmp_path):
+    from oncofusion.models.mmcare_config import ROIConfig
+    from oncofusion.models.mmcare_data import roi_step_cohort
+
+    c = tiny["cohort"].subset(tiny["cohort"].patient_ids[:4])
+    view = roi_step_cohort(
+        c, _FakeSegmenter(), ROIConfig(enabled=True, mode="mask", margin=1), tmp_path
+    )
+    masks = [np.load(view.root / p) for p in view.imaging["mask_path"]]
+    assert masks[0].all()  # empty prediction -> the whole patch, not a blank image
+    assert [int(m.sum()) for m in masks[1:]] == [7, 7, 7]  # one voxel dilated once (6-connected)
+    ds = PatientDataset(view, tiny["pre"], image_shape=(16, 16, 16))
+    orig = PatientDataset(c, tiny["pre"], image_shape=(16, 16, 16))
+    i = ds.index_of(view.imaging["patient_id"].iloc[1])
+    torch.testing.assert_close(
+        ds[i]["imaging"], orig[orig.index_of(view.imaging["patient_id"].iloc[1])]["imaging"]
+    )
+    assert int(ds[i]["imaging_seg"].sum()) == 7
+
+
+def test_crop_roi_writes_a_resized_cohort(tiny, tmp_path):
+    from oncofusion.models.mmcare_config import ROIConfig
+    from oncofusion.models.mmcare_data import roi_step_cohort
+
+    c = tiny["cohort"].subset(tiny["cohort"].patient_ids[:3])
+    roi = ROIConfig(enabled=True, mode="crop", margin=2, out_shape=[8, 8, 8])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        view = roi_step_cohort(c, _FakeSegmenter(), roi, tmp_path)
+    shapes = {np.load(view.root / p).shape for p in view.imaging["path"]}
+    assert shapes == {(8, 8, 8)} and view.patients is c.patients

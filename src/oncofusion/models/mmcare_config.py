@@ -113,12 +113,21 @@ class DecisionConfig(_Strict):
 
 class ROIConfig(_Strict):
     """Segmentation -> ROI (MM-Care eq. 1-2): a 3D U-Net trained on the training patients'
-    masks, then the CT masked and cropped around the predicted tumour
-    (:func:`oncofusion.models.roi.roi_cohort`). ``segmenter`` holds the arguments of
+    masks gives every patient's tumour mask :math:`M`, then
+
+    * ``mode="mask"`` (MM-Care eq. 2): :math:`I_{ROI} = I_{CT} \\odot M'` on the CT's own
+      grid, :math:`M'` the predicted mask dilated by ``margin`` voxels (the imaging encoder
+      multiplies, ``use_segmentation``); the tumour keeps its physical size;
+    * ``mode="crop"``: the CT masked, cropped around the tumour and resized to ``out_shape``
+      (:func:`oncofusion.models.roi.roi_cohort`): more voxels on the tumour, but every tumour
+      fills the box, so absolute size is no longer in the image.
+
+    ``segmenter`` holds the arguments of
     :class:`~oncofusion.models.segmentation.SegmentationConfig`."""
 
     enabled: bool = False
-    margin: int = Field(4, ge=0)
+    mode: Literal["mask", "crop"] = "mask"
+    margin: int = Field(1, ge=0)
     out_shape: list[int] = Field(default_factory=lambda: [16, 16, 16])
     segmenter: dict[str, Any] = Field(default_factory=dict)
 

@@ -320,12 +320,11 @@ def evaluate_mmcare_run(
     dispatches here for runs of model ``"mmcare"``): without ``cohort_dir`` the training
     cohort's test split is evaluated; with it, every patient of that cohort.
     """
-    import shutil
-
     import oncofusion
     from oncofusion.data import load_cohort
     from oncofusion.models.artifacts import write_model_card
     from oncofusion.models.run import read_json, write_checksums, write_json
+    from oncofusion.utils.io import atomic_directory
 
     run_dir = Path(run_dir)
     model = oncofusion.load(str(run_dir))
@@ -347,17 +346,13 @@ def evaluate_mmcare_run(
         test_ids, default = cohort.patient_ids, run_dir / f"evaluation-{cohort.schema.name}"
         train_ids, val_ids = None, None
     target = Path(out_dir) if out_dir is not None else default
-    if target.exists() and overwrite:
-        shutil.rmtree(target)
-    report = evaluate_mmcare(
-        model,
-        cohort,
-        test_ids,
-        train_ids=train_ids,
-        val_ids=val_ids,
-        out_dir=target,
-        n_resamples=n_resamples,
-    )
+    with atomic_directory(target, overwrite=overwrite) as tmp:  # complete or absent
+        report = evaluate_mmcare(
+            model, cohort, test_ids, train_ids=train_ids, val_ids=val_ids, out_dir=tmp,
+            n_resamples=n_resamples,
+        )  # fmt: skip
+    report.out_dir = target
+    report.figures = {k: target / p.name for k, p in report.figures.items()}
     summary = {
         k: _plain(v) for k, v in report.tables["summary"].iloc[0].to_dict().items() if k != "model"
     }

@@ -185,17 +185,16 @@ def roi_step(
     """Segment -> ROI in one call (MM-Care eq. 1-2).
 
     Trains the 3D U-Net on the training patients with masks (validation patients for early
-    stopping), scores Dice on the test patients' ground-truth masks, and writes the ROI
-    cohort (every patient's CT masked and cropped around the *predicted* tumour) to
-    ``work_dir/roi``.
+    stopping), scores Dice on the test patients' ground-truth masks, and gives the cohort
+    the imaging encoder reads: every patient's *predicted* tumour mask (``roi.mode="mask"``,
+    eq. 2) or CT cropped around it (``roi.mode="crop"``), written under ``work_dir/roi``.
 
     Returns
     -------
     (roi_cohort, segmenter, dice)
         ``dice`` is :meth:`FittedSegmenter.dice` on the test patients (last row: the mean).
     """
-    from oncofusion.models.mmcare_predictor import roi_view
-    from oncofusion.models.roi import EmptyMaskWarning, roi_cohort
+    from oncofusion.models.mmcare_data import roi_step_cohort
     from oncofusion.models.segmentation import train_segmenter
 
     seg_cfg = config.roi.segmentation_config()
@@ -209,17 +208,7 @@ def roi_step(
         and test.imaging["mask_path"].notna().any()
     )
     dice = segmenter.dice(test) if labelled else pd.DataFrame(columns=["patient_id", "dice"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", EmptyMaskWarning)
-        path = roi_cohort(
-            cohort,
-            segmenter,
-            Path(work_dir) / "roi",
-            margin=config.roi.margin,
-            out_shape=config.roi.out_shape,
-            overwrite=True,
-        )
-    return roi_view(cohort, path), segmenter, dice
+    return roi_step_cohort(cohort, segmenter, config.roi, Path(work_dir) / "roi"), segmenter, dice
 
 
 def train_mmcare(
@@ -251,8 +240,9 @@ def train_mmcare(
         overlap_diagnostic,
     )
     from oncofusion.models.mmcare import MMCareNet
+    from oncofusion.models.mmcare_data import image_shape
     from oncofusion.models.mmcare_objective import LCTargets, MMCareObjective
-    from oncofusion.models.mmcare_predictor import MMCarePredictor, image_shape
+    from oncofusion.models.mmcare_predictor import MMCarePredictor
     from oncofusion.models.pipeline import input_sizes, make_discretizer, make_splits
     from oncofusion.train.fit import fit
     from oncofusion.utils.seed import seed_everything

@@ -24,53 +24,14 @@ from oncofusion.data.cohort import Cohort
 from oncofusion.errors import CohortError, ModelLoadError, SurvivalInputError
 from oncofusion.models.base import FittedSurvivalModel, check_times
 from oncofusion.models.mmcare_config import MMCareConfig, mmcare_config_from_dict
+from oncofusion.models.mmcare_data import forward_arms, image_shape, roi_step_cohort
 from oncofusion.models.mmcare_outputs import ArmPredictions, MMCarePrediction
 from oncofusion.models.registry import MODELS
 
-__all__ = ["MMCarePredictor", "roi_view"]
+__all__ = ["MMCarePredictor"]
 
 WEIGHTS = "weights.pt"
 SEGMENTER_DIR = "segmenter"
-
-
-def image_shape(config: MMCareConfig) -> tuple[int, int, int] | None:
-    """The (D, H, W) every CT is resampled to, or None when the network reads no imaging."""
-    shape = config.data.image_shape
-    if shape is None or "imaging" not in config.network.modalities:
-        return None
-    return (int(shape[0]), int(shape[1]), int(shape[2]))
-
-
-def roi_view(cohort: Cohort, roi_dir: str | Path) -> Cohort:
-    """``cohort`` with its images replaced by the ROIs that :func:`~oncofusion.models.roi.roi_cohort`
-    wrote to ``roi_dir`` (the other tables stay as they are, e.g. patients without an arm)."""
-    import pandas as pd
-
-    roi_dir = Path(roi_dir)
-    imaging = pd.read_csv(
-        roi_dir / "imaging.csv", dtype={"patient_id": str, "path": str, "mask_path": str}
-    )
-    return Cohort(
-        root=roi_dir,
-        schema=cohort.schema,
-        patients=cohort.patients,
-        biomarkers=cohort.biomarkers,
-        genomics=cohort.genomics,
-        gene_graph=cohort.gene_graph,
-        imaging=imaging,
-        metadata=dict(cohort.metadata),
-    )
-
-
-def _mc_dropout_mode(net: torch.nn.Module) -> int:
-    """Eval mode except dropout layers (MC dropout; Gal & Ghahramani 2016); returns how many."""
-    net.eval()
-    n = 0
-    for m in net.modules():
-        if isinstance(m, torch.nn.modules.dropout._DropoutNd) and m.p > 0:
-            m.train()
-            n += 1
-    return n
 
 
 @MODELS.register("mmcare")
@@ -163,18 +124,10 @@ class MMCarePredictor(FittedSurvivalModel):
                 )
 
     def _roi(self, cohort: Cohort, tmp: Path) -> Cohort:
-        """The cohort with its CT replaced by the ROI around the segmented tumour."""
-        if self.segmenter is None or cohort.imaging is None or len(cohort.imaging) == 0:
+        """The cohort as the imaging encoder reads it after the segmentation -> ROI step."""
+        if self.segmenter is None:
             return cohort
-        from oncofusion.models.roi import EmptyMaskWarning, roi_cohort
-
-        roi = self.config.roi
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", EmptyMaskWarning)
-            path = roi_cohort(
-                cohort, self.segmenter, tmp / "roi", margin=roi.margin, out_shape=roi.out_shape
-            )
-        return roi_view(cohort, path)
+        return roi_step_cohort(cohort, self.segmenter, self.config.roi, tmp)
 
     def _dataset(self, cohort: Cohort) -> Any:
         from oncofusion.data.dataset import PatientDataset
@@ -182,63 +135,6 @@ class MMCarePredictor(FittedSurvivalModel):
         return PatientDataset(cohort, self.preprocessor, image_shape=image_shape(self.config))
 
     # ------------------------------------------------------------------ prediction
-    @torch.no_grad()
-    def _forward(self, dataset: Any, mc_samples: int, seed: int, batch_size: int) -> dict[str, Any]:
-        from torch.utils.data import DataLoader
-
-        from oncofusion.data.collate import collate_patients
-
-        ids: list[str] = []
-        base: dict[str, list[np.ndarray]] = {"haz": [], "lc": []}
-        draws: dict[str, list[np.ndarray]] = {"surv": [], "lc": []}
-        net = self.network
-        if mc_samples and _mc_dropout_mode(net) == 0:
-            warnings.warn(
-                "the network has no dropout layer, so MC-dropout draws are all equal; "
-                "the benefit interval has zero width.",
-                UserWarning,
-                stacklevel=3,
-            )
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
-            for batch in DataLoader(dataset, batch_size=batch_size, collate_fn=collate_patients):
-                ids.extend(batch["patient_id"])
-                net.eval()
-                h, lc = self._outputs(net(batch))
-                base["haz"].append(h)
-                base["lc"].append(lc)
-                if mc_samples:
-                    _mc_dropout_mode(net)
-                    outs = [self._outputs(net(batch)) for _ in range(mc_samples)]
-                    draws["surv"].append(np.stack([np.cumprod(1.0 - o[0], axis=-1) for o in outs]))
-                    draws["lc"].append(np.stack([o[1] for o in outs]))
-        net.eval()
-        k, j = len(self.cuts) - 1, len(self.lc_horizons)
-        a = len(self.arms)
-        out: dict[str, Any] = {
-            "ids": ids,
-            "hazard": np.concatenate(base["haz"]) if ids else np.zeros((0, a, k)),
-            "lc": np.concatenate(base["lc"]) if ids else np.zeros((0, a, j)),
-            "surv_draws": np.concatenate(draws["surv"], axis=1) if draws["surv"] else None,
-            "lc_draws": np.concatenate(draws["lc"], axis=1) if draws["lc"] else None,
-        }
-        return out
-
-    def _outputs(self, out: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-        """(B, A, K) OS hazards and (B, A, J) probabilities of local control."""
-        blocks = [out["arms"][a] for a in self.arms]
-        haz = torch.stack([b["os_hazard"] for b in blocks], 1).double().cpu().numpy()
-        if not self.lc_horizons:
-            return haz, np.zeros((haz.shape[0], len(self.arms), 0))
-        if self.config.loss.lc_mode == "binary":
-            risk = torch.stack([b["lc_risk"] for b in blocks], 1).double().cpu().numpy()
-            # failure by a later horizon is at least as likely: a monotone LC curve
-            lc = np.minimum.accumulate(1.0 - risk, axis=-1)
-        else:
-            lch = torch.stack([b["lc_hazard"] for b in blocks], 1).double().cpu().numpy()
-            lc = np.cumprod(1.0 - lch, axis=-1)
-        return haz, lc
-
     def predict_arms(
         self, cohort: Cohort, *, mc_samples: int | None = None, seed: int = 0, batch_size: int = 64
     ) -> ArmPredictions:
@@ -267,7 +163,17 @@ class MMCarePredictor(FittedSurvivalModel):
             raise SurvivalInputError("mc_samples must be 0 (no interval) or >= 2.")
         with tempfile.TemporaryDirectory(prefix="mmcare-roi-") as tmp:
             data = self._roi(cohort, Path(tmp))
-            res = self._forward(self._dataset(data), draws, seed, batch_size)
+            res = forward_arms(
+                self.network,
+                self._dataset(data),
+                self.arms,
+                n_intervals=len(self.cuts) - 1,
+                n_lc=len(self.lc_horizons),
+                lc_mode=self.config.loss.lc_mode,
+                mc_samples=draws,
+                seed=seed,
+                batch_size=batch_size,
+            )
         pts = cohort.patients.set_index(cohort.patients["patient_id"].astype(str))
         order = [str(p) for p in res["ids"]]
         x, _ = self.preprocessor.transform_clinical(pts.loc[order].reset_index(drop=True))
