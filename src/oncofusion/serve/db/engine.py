@@ -1,7 +1,8 @@
 """Database engines and migrations: an SQLite file by default, PostgreSQL by URL.
 
-SQLite is opened in WAL mode with a busy timeout, and every transaction starts with
-``BEGIN IMMEDIATE``: a writer takes the database's write lock when its transaction
+SQLite is opened in WAL mode with a busy timeout, and every writing transaction starts
+with ``BEGIN IMMEDIATE`` (read-only ones, marked with the :data:`READ_ONLY` execution
+option, with a plain ``BEGIN``: WAL readers do not block writers): a writer takes the database's write lock when its transaction
 begins, so two writers never both read and then collide on the upgrade to a write lock
 (which SQLite would answer with "database is locked" at once, losing the second write).
 Engines hide SQL parameters (patient data) from SQLAlchemy's logs and error messages.
@@ -21,13 +22,15 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from oncofusion.errors import ConfigError
 
-__all__ = ["MIGRATIONS_DIR", "current_revision", "head_revision", "make_engine", "redact", "upgrade"]
+__all__ = ["MIGRATIONS_DIR", "READ_ONLY", "current_revision", "head_revision", "make_engine", "redact", "upgrade"]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 #: key of the PostgreSQL advisory lock held while migrating ("oncofusion" in ASCII, truncated)
 _MIGRATION_LOCK = 0x6F6E636F66
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: execution option of read-only transactions (SQLite: deferred BEGIN, no write lock)
+READ_ONLY = "oncofusion_read_only"
 
 
 def redact(url: str) -> str:
@@ -92,7 +95,8 @@ def _sqlite_events(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _alembic_config(connection: Any = None) -> Any:

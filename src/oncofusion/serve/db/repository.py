@@ -12,8 +12,9 @@ This module knows nothing about models or HTTP; it stores plain JSON-able dicts.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from oncofusion.serve.db.engine import READ_ONLY
 from oncofusion.serve.db.models import Patient, PredictionRow, SubmittedRecord, Visit, utcnow
 
 __all__ = ["Audit", "PredictionFields", "Registry", "StoredPatient", "UnknownPatient", "VisitConflict"]
@@ -98,11 +100,17 @@ class Registry:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # reads need no write lock (SQLite: a deferred BEGIN; see engine.py)
+        self._reads = sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        # SQLite has one writer at a time: threads of this process queue here rather than in
+        # SQLite's busy handler, which polls with sleeps of up to 100 ms (long tail latencies);
+        # other processes still wait in the busy handler
+        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
 
     # ------------------------------------------------------------------ plumbing
     @contextmanager
     def _tx(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
+        with self._write_lock, self._sessions.begin() as session:
             yield session
 
     def ping(self) -> None:
@@ -228,13 +236,13 @@ class Registry:
     # ------------------------------------------------------------------ reads
     def patient(self, key: str) -> StoredPatient | None:
         """The registered patient ``key`` with its visits, or None."""
-        with self._sessions() as s:
+        with self._reads() as s:
             row = s.scalars(select(Patient).where(Patient.patient_key == key)).one_or_none()
             return None if row is None else self._stored(s, row)
 
     def history(self, key: str, limit: int = 1000) -> tuple[StoredPatient, list[PredictionRow]]:
         """The patient and its predictions, oldest first (at most the ``limit`` newest)."""
-        with self._sessions() as s:
+        with self._reads() as s:
             row = s.scalars(select(Patient).where(Patient.patient_key == key)).one_or_none()
             if row is None:
                 raise UnknownPatient(key)
@@ -247,7 +255,7 @@ class Registry:
 
     def counts(self) -> dict[str, int]:
         """Rows per table (for monitoring and tests)."""
-        with self._sessions() as s:
+        with self._reads() as s:
             return {
                 name: int(s.scalar(select(func.count()).select_from(model)) or 0)
                 for name, model in (("patients", Patient), ("records", SubmittedRecord), ("visits", Visit),
