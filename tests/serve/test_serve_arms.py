@@ -37,6 +37,12 @@ class ArmModel:
     def predict_arms(self, cohort: Any) -> ArmPredictions:
         return self.arms_of(cohort.patient_ids, cohort.patients["arm"].fillna("").astype(str).tolist())
 
+    def predict_records(self, records: list[dict[str, Any]], *, root: Any = None) -> ArmPredictions:
+        return self.arms_of([r["patient_id"] for r in records], [r.get("arm") or "" for r in records])
+
+    def recommend(self, arms: ArmPredictions) -> Any:
+        return arms.recommend(alpha=0.7, beta=0.3, horizon=12.0)
+
     def predict(self, cohort: Any, landmark: float | None = None) -> Any:
         per_arm = self.predict_arms(cohort)
         pred = per_arm.received_prediction()
@@ -83,6 +89,13 @@ def test_per_arm_outcomes_and_recommendation(arm_scorer: Any, settings_for: Any,
     assert client.get("/model", headers=AUTH).json()["has_arm_outcomes"] is True
     r = client.post("/update", json={"record": make_record("p1"), "visits": [{"time": 1.0}]}, headers=AUTH)
     assert r.status_code == 501
+    # a patient not treated yet (no arm): per-arm outcomes and the recommendation, no received-arm curve
+    r = client.post("/predict", json={"records": [make_record("p2", arm=None)]}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    new = r.json()["predictions"][0]
+    assert new["hazard"] == [None] * k and new["survival"] == [None] * k
+    assert all(h["value"] is None for h in new["horizons"])
+    assert new["recommendation"]["recommended"] == "sbrt" and len(new["arms"]) == 2
 
 
 def test_unknown_received_arm_gives_null_curve(arm_scorer: Any) -> None:

@@ -27,13 +27,11 @@ def test_health_needs_no_token_and_reports_ok(client: Any) -> None:
 
 
 def test_health_is_503_when_the_database_is_gone(client: Any) -> None:
-    client.app.state.service.registry.engine.dispose()
-    client.app.state.service.registry.engine.url = client.app.state.service.registry.engine.url.set(
-        database="/nonexistent-dir/x.sqlite"
-    )
     from sqlalchemy import create_engine
 
-    client.app.state.service.registry.engine = create_engine("sqlite:////nonexistent-dir/x.sqlite")
+    registry = client.app.state.service.registry
+    registry.engine.dispose()
+    registry.engine = create_engine("sqlite:////nonexistent-dir/x.sqlite")  # cannot be opened
     r = client.get("/health")
     assert r.status_code == 503
     assert r.json()["database"] is False and r.json()["status"] == "unavailable"

@@ -8,7 +8,9 @@ not the one the operator pinned (``ONCOFUSION_MODEL_CHECKSUM``).
 Models are duck-typed: every fitted model has ``predict(cohort) -> Prediction``; a model
 with ``update`` refreshes the curve after follow-up visits; a prediction that carries
 ``per_arm`` (:class:`~oncofusion.models.mmcare_outputs.ArmPredictions`) and
-``recommendation`` (MM-Care) adds per-arm outcomes and the recommended arm.
+``recommendation`` (MM-Care) adds per-arm outcomes and the recommended arm; a model with
+``predict_records`` and ``recommend`` (MM-Care) also scores patients without an arm (not
+treated yet: the decision they are scored for).
 """
 
 from __future__ import annotations
@@ -163,13 +165,33 @@ class ScoringModel:
         """
         from oncofusion.data.records import cohort_from_records
 
-        cohort = cohort_from_records(list(records), self.schema, root=root, source="request")
-        with self._lock:
-            pred = self.model.predict(cohort) if landmark is None else self.model.predict(cohort, landmark=landmark)
+        if landmark is None and self._scores_untreated:
+            pred = self._predict_arms(records, root)
+        else:
+            cohort = cohort_from_records(list(records), self.schema, root=root, source="request")
+            with self._lock:
+                pred = self.model.predict(cohort) if landmark is None else self.model.predict(cohort, landmark=landmark)
         _check_finite(pred)
         out = self._outputs(pred)
         order = {p.patient_id: p for p in out}
         return [order[str(r["patient_id"])] for r in records]
+
+    @property
+    def _scores_untreated(self) -> bool:
+        """Whether the model scores records without an arm (MM-Care's ``predict_records``)."""
+        return all(callable(getattr(self.model, m, None)) for m in ("predict_records", "recommend"))
+
+    def _predict_arms(self, records: Sequence[Mapping[str, Any]], root: Path) -> Any:
+        """Per-arm outcomes and the recommendation, also for patients not treated yet (no
+        ``arm``: their curve under the received arm is unknown, null in the answer)."""
+        import warnings
+
+        with self._lock, warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # the overlap flag is part of the answer
+            arms = self.model.predict_records(list(records), root=root)
+            pred = arms.received_prediction()
+            pred.recommendation = self.model.recommend(arms)
+        return pred
 
     def refresh(self, record: Mapping[str, Any], *, root: Path) -> PatientPrediction:
         """The curve after the record's last visit (``model.update`` with its whole history)."""
