@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 OUT ?= demo-output
 
-.PHONY: demo test install lint typecheck bench clean ensure-browser
+.PHONY: demo test install lint typecheck clean ensure-browser ensure-postgres
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/oncofusion demo --out $(OUT)
 
-test: $(STAMP) ensure-browser
+test: $(STAMP) ensure-browser ensure-postgres
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 # The report tests open the reports in Debian's chromium (driven by Playwright; never run
@@ -45,8 +45,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-bench: $(STAMP)
-	$(PY) -m benchmarks.run_all
-
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache
+
+# Debian's PostgreSQL server for tests/serve (they start a throw-away cluster on 127.0.0.1 with it)
+ensure-postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
