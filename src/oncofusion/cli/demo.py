@@ -51,9 +51,13 @@ def demo(
     con = console()
     look_up_option(case, ["crlm", "nsclc"], what="demo case")
     if case == "nsclc":
-        from oncofusion.cli.demo_nsclc import run_nsclc_demo_cli
+        from oncofusion.cli.demo_nsclc import run_nsclc_demo
 
-        run_nsclc_demo_cli(out, n=n if n != 300 else None, seed=seed, console=con)
+        kwargs = {} if n == 300 else {"n": n}  # 300 is the CRLM default; MM-Care has its own
+        paths = run_nsclc_demo(out, seed=seed, epochs=epochs, echo=lambda m: con.print(m, markup=False), **kwargs)
+        con.print("Outputs:")
+        for name, path in paths.items():
+            con.print(f"  {name}: {path}")
         return
     from oncofusion.evaluation import markdown_table
     from oncofusion.workflows.crlm_demo import run_crlm_demo

@@ -20,9 +20,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write the evaluation tables (Markdown, CSV) and figures (PNG) of a run."""
         from oncofusion.evaluation.run import evaluate_run
+        from oncofusion.models.run import read_json
 
-        report = evaluate_run(run, cohort, out_dir=out, n_resamples=resamples)
         con = console()
-        con.print(report.to_markdown())
+        if read_json(run / "run.json").get("model") == "mmcare":
+            from oncofusion.models.mmcare_eval import evaluate_mmcare_run
+
+            evaluate_mmcare_run(run, cohort, out_dir=out, n_resamples=resamples)
+        else:
+            report = evaluate_run(run, cohort, out_dir=out, n_resamples=resamples)
+            con.print(report.to_markdown())
         where = out or (run / ("evaluation" if cohort is None else f"evaluation-{cohort.name}"))
         con.print(f"\nevaluation written to [bold]{where}[/]")

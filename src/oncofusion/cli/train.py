@@ -31,6 +31,11 @@ def register(app: typer.Typer) -> None:
         overrides: dict = {}
         if seed is not None or epochs is not None:
             overrides["train"] = {k: v for k, v in (("seed", seed), ("max_epochs", epochs)) if v is not None}
+        from oncofusion.models.mmcare_config import is_mmcare_config
+
+        if is_mmcare_config(config):
+            _train_mmcare(cohort, config, out, overrides, overwrite=overwrite, evaluate=evaluate)
+            return
         cfg = load_config(config, overrides)
         if out.exists() and any(out.iterdir()) and not overwrite:
             from oncofusion.errors import OncofusionError
@@ -53,3 +58,31 @@ def register(app: typer.Typer) -> None:
             report = evaluate_run(out)
             con.print(report.tables["summary"].to_string(index=False))
             con.print(f"evaluation written to [bold]{out / 'evaluation'}[/]")
+
+
+def _train_mmcare(cohort: Path, config: str, out: Path, overrides: dict, *, overwrite: bool, evaluate: bool) -> None:
+    """``oncofusion train`` for a config with ``model: mmcare`` (treatment decision support)."""
+    import shutil
+
+    from oncofusion.data import load_cohort
+    from oncofusion.errors import OncofusionError
+    from oncofusion.models.mmcare_config import load_mmcare_config
+    from oncofusion.models.mmcare_pipeline import train_mmcare
+    from oncofusion.models.mmcare_run import save_mmcare_run
+
+    con = console()
+    cfg = load_mmcare_config(config, overrides)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise OncofusionError(f"run directory '{out}' exists and is not empty. Fix: choose another --out or pass --overwrite.")
+    data = load_cohort(cohort, require_events=True)
+    con.print(f"training [bold]MM-Care[/] on {data.schema.name} ({len(data)} patients)")
+    work = out.parent / f".{out.name}.work"
+    run = train_mmcare(data, cfg, work_dir=work)
+    save_mmcare_run(run, data, out, overwrite=overwrite)
+    shutil.rmtree(work, ignore_errors=True)
+    con.print(f"run written to [bold]{out}[/]")
+    if evaluate:
+        from oncofusion.models.mmcare_eval import evaluate_mmcare_run
+
+        evaluate_mmcare_run(out)
+        con.print(f"evaluation written to [bold]{out / 'evaluation'}[/]")
