@@ -128,12 +128,14 @@ def train_model(
     net = MultimodalSurvivalNet(config.network, sizes["input_sizes"], disc.n_intervals, sizes["extra_encoder_args"])
     shape = tuple(config.data.image_shape) if config.data.image_shape and "imaging" in config.network.modalities else None
     base = config.data.baseline
-    train_full = PatientDataset(train_c, pre, image_shape=shape)
+    # keep every training patient's resampled image in memory (small at these sizes): an LRU
+    # cache smaller than the training set would re-read and resample every image each epoch
+    train_full = PatientDataset(train_c, pre, image_shape=shape, cache_size=max(128, len(train_c)))
     train_set = LandmarkAugmentedDataset(
         train_full, disc.cuts, baseline=base, landmarks=config.data.landmarks, p=config.data.landmark_p,
         seed=config.train.seed,
     )
-    val_set = PatientDataset(val_c, pre, image_shape=shape, max_visit_time=base)
+    val_set = PatientDataset(val_c, pre, image_shape=shape, max_visit_time=base, cache_size=max(128, len(val_c)))
     tt = train_c.patients["time"].to_numpy(float)
     te = train_c.patients["event"].to_numpy(int)
     objective = DiscreteTimeObjective(disc, config.loss, tt, te)

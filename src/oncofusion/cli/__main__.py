@@ -1,0 +1,3 @@
+from oncofusion.cli import main
+
+main()
