@@ -6,7 +6,6 @@ from the real :class:`PatientDataset` + ``collate_patients`` path.
 
 from __future__ import annotations
 
-import itertools
 import warnings
 
 import numpy as np
@@ -31,7 +30,6 @@ from oncofusion.models.mmcare_pipeline import (
     adapt_network,
     check_arms,
     lc_horizons_for,
-    move_unseen_levels,
 )
 from oncofusion.models.pipeline import input_sizes
 from oncofusion.survival.discretize import Discretizer
@@ -258,18 +256,21 @@ def test_arms_and_lc_horizons(tiny):
         check_arms(no_arm)
 
 
-def test_unseen_levels_move_to_training(tiny):
+def test_a_level_only_in_validation_is_known_to_the_preprocessing(tiny):
+    from oncofusion.data.preprocess import TabularPreprocessor
+
     c = tiny["cohort"]
     pts = c.patients.copy()
-    pts.loc[0, "histology"] = "large_cell"  # a level only patient 0 has
+    pts.loc[0, "histology"] = "large_cell"  # a level only patient 0 (a validation patient) has
     c2 = c.subset(c.patient_ids)
     c2.patients = pts
+    c2.metadata.pop("categorical_levels", None)
     ids = pts["patient_id"].tolist()
-    splits = {"train": ids[10:], "val": ids[:5], "test": ids[5:10]}
-    with pytest.warns(UserWarning, match="moved to training"):
-        new = move_unseen_levels(c2, splits)
-    assert ids[0] in new["train"] and ids[0] not in new["val"]
-    assert sorted(itertools.chain.from_iterable(new.values())) == sorted(ids)
+    pre = TabularPreprocessor().fit(c2, ids[10:], vocabulary_from_cohort=True)
+    assert "histology=large_cell" in pre.clinical_feature_names
+    values, _ = pre.transform_clinical(c2.subset(ids[:1]).patients)
+    col = pre.clinical_feature_names.index("histology=large_cell")
+    assert values[0, col] == 1.0
 
 
 # ---------------------------------------------------------------------------- outputs

@@ -157,7 +157,7 @@ def compare_fusions(
     """
     from oncofusion.evaluation import write_tables
     from oncofusion.models.mmcare_eval import evaluate_mmcare
-    from oncofusion.models.mmcare_pipeline import move_unseen_levels, train_mmcare
+    from oncofusion.models.mmcare_pipeline import train_mmcare
     from oncofusion.models.pipeline import make_splits
 
     out = Path(out_dir)
@@ -166,7 +166,7 @@ def compare_fusions(
     rows = []
     for seed in seeds:
         cfg0 = variant_config(base_config, {}, seed=seed)
-        splits = move_unseen_levels(cohort, make_splits(cohort, cfg0))  # type: ignore[arg-type]
+        splits = make_splits(cohort, cfg0)  # type: ignore[arg-type]
         for name in names:
             start = time.perf_counter()
             models = []

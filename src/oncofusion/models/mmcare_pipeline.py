@@ -36,7 +36,6 @@ __all__ = [
     "adapt_network",
     "check_arms",
     "lc_horizons_for",
-    "move_unseen_levels",
     "roi_step",
     "train_mmcare",
 ]
@@ -144,36 +143,6 @@ def lc_horizons_for(config: MMCareConfig, cohort: Cohort, train_ids: list[str]) 
     return hs
 
 
-def move_unseen_levels(cohort: Cohort, splits: dict[str, list[str]]) -> dict[str, list[str]]:
-    """Move validation/test patients whose categorical level no training patient has into
-    the training split (a model cannot encode a level it never saw), with a warning.
-
-    Rare levels (a T1a tumour among 200 patients) otherwise make a small cohort untrainable.
-    """
-    pts = cohort.patients.set_index(cohort.patients["patient_id"].astype(str))
-    train = set(map(str, splits["train"]))
-    moved: list[str] = []
-    for col in cohort.schema.clinical.categorical:
-        seen = set(pts.loc[list(train), col].dropna().astype(str))
-        for name in ("val", "test"):
-            ids = [str(p) for p in splits.get(name, [])]
-            vals = pts.loc[ids, col]
-            bad = [p for p, v in zip(ids, vals) if pd.notna(v) and str(v) not in seen]
-            moved += bad
-            train |= set(bad)
-    if not moved:
-        return splits
-    warnings.warn(
-        f"{len(moved)} validation/test patient(s) have a categorical level absent from the training "
-        f"patients and were moved to training: {sorted(set(moved))[:10]}.",
-        UserWarning,
-        stacklevel=3,
-    )
-    out = {k: [p for p in v if str(p) not in set(moved)] for k, v in splits.items()}
-    out["train"] = list(splits["train"]) + sorted(set(moved))
-    return out
-
-
 def roi_step(
     cohort: Cohort,
     splits: dict[str, list[str]],
@@ -257,7 +226,7 @@ def train_mmcare(
             column="event",
             fix="check the event column (1 = event).",
         )
-    splits = move_unseen_levels(cohort, splits or make_splits(cohort, config))  # type: ignore[arg-type]
+    splits = splits or make_splits(cohort, config)  # type: ignore[arg-type]
     summary: dict[str, Any] = {}
     segmenter = None
     data = cohort
@@ -273,8 +242,10 @@ def train_mmcare(
         warnings.warn(f"MM-Care: {note}.", UserWarning, stacklevel=2)
     summary["adaptations"] = notes
     train_ids, val_ids = splits["train"], splits["val"]
+    # the level vocabulary comes from the whole cohort (values only), so a rare level that the
+    # split put only in validation/test is a known (all-zero in training) column, not an error
     pre = TabularPreprocessor(categorical_missing=config.data.categorical_missing).fit(  # type: ignore[arg-type]
-        data, train_ids
+        data, train_ids, vocabulary_from_cohort=True
     )
     disc = make_discretizer(data, config, train_ids)  # type: ignore[arg-type]
     lc_h = lc_horizons_for(config, data, train_ids)
