@@ -24,6 +24,7 @@ Hothorn T, Bühlmann P, Dudoit S, Molinaro A, van der Laan MJ. Survival ensemble
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -137,8 +138,9 @@ class _TreeBaseline(Baseline):
     use: tuple[str, ...] | None
     landmark: float
 
+    @abc.abstractmethod
     def _params(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The scikit-survival estimator's keyword arguments."""
 
     def fit(self, cohort: Any) -> _TreeBaseline:
         time, event = survival_target(cohort)

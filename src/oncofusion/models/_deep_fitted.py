@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import abc
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
@@ -239,8 +240,9 @@ class FittedDeepComparator(FittedSurvivalModel):
         self.training = training or {}
 
     @staticmethod
+    @abc.abstractmethod
     def build_net(config: Any, dims: dict[str, Any], cuts: np.ndarray) -> nn.Module:
-        raise NotImplementedError
+        """The method's network for ``config`` (each comparator defines it)."""
 
     def _extra_state(self) -> dict[str, Any]:
         return {}

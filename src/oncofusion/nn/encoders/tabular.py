@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,15 +23,16 @@ from oncofusion.nn.registries import ENCODERS
 __all__ = ["GatedMLPEncoder", "GenomicMLPEncoder", "MLPEncoder"]
 
 
-class _VectorEncoder(nn.Module):
+class _VectorEncoder(nn.Module, abc.ABC):
     """Shared plumbing: input check, masked rows, ``forward_batch``."""
 
     in_features: int
     out_features: int
     modality: str
 
+    @abc.abstractmethod
     def _encode(self, x: Tensor) -> dict[str, Tensor]:
-        raise NotImplementedError
+        """The embedding of the present rows ``x`` (each encoder defines it)."""
 
     def _placeholder(self, batch: int, like: Tensor) -> dict[str, Tensor]:
         return {"embedding": like.new_zeros(batch, self.out_features)}
