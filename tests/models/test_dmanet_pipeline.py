@@ -134,3 +134,19 @@ def test_variants_are_config_switches():
 
 def test_tiny_cohort_path_exists():
     assert (TINY / "cohort.yaml").is_file()
+
+
+def test_modalities_the_cohort_lacks_are_dropped_with_a_warning(tiny_cohort):
+    import warnings as _w
+
+    from oncofusion.models.pipeline import fit_to_cohort
+
+    cfg = tiny_config()
+    no_images = tiny_cohort.subset(tiny_cohort.patient_ids)
+    no_images.imaging = None
+    with pytest.warns(UserWarning, match="no imaging"):
+        out = fit_to_cohort(cfg, no_images)
+    assert out.network.modalities == ["biomarkers", "clinical"] and out.data.image_shape is None
+    with _w.catch_warnings():
+        _w.simplefilter("error")
+        assert fit_to_cohort(cfg, tiny_cohort).network.modalities == cfg.network.modalities

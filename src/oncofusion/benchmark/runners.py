@@ -261,8 +261,7 @@ def run_dmanet(train: Any, val: Any, seed: int, options: dict[str, Any]) -> Any:
     base = config_mod.load_config(name)
     use = options.get("use")
     mods = [m for m in base.network.modalities if use is None or m in use]
-    if "imaging" in mods and train.imaging is None:
-        mods.remove("imaging")
+    # modalities the cohort lacks are dropped by train_model (models.pipeline.fit_to_cohort)
     over = _deep_merge(
         {
             "network": {"modalities": mods},

@@ -21,7 +21,7 @@ from oncofusion.errors import CohortError
 from oncofusion.models.config import ModelConfig
 from oncofusion.models.predictor import DiscreteTimePredictor
 
-__all__ = ["TrainedRun", "train_model", "make_splits", "make_discretizer", "input_sizes"]
+__all__ = ["TrainedRun", "train_model", "make_splits", "make_discretizer", "input_sizes", "fit_to_cohort"]
 
 
 @dataclass
@@ -35,6 +35,37 @@ class TrainedRun:
     seconds: float
     run_dir: Path | None = None
     global_rank: int = 0  # under DDP every process returns a run; only rank 0 should write it
+
+
+def fit_to_cohort(config: ModelConfig, cohort: Cohort) -> ModelConfig:
+    """Drop the config's modalities that the cohort has no data for (with a warning).
+
+    A packaged config such as ``dmanet-cpu`` names imaging, markers and clinical data; on a
+    cohort without images (PBC2, a registry extract) the imaging encoder would only ever
+    see masked inputs, so it is left out instead.
+    """
+    available = {
+        "imaging": cohort.imaging is not None and len(cohort.imaging) > 0,
+        "biomarkers": bool(cohort.schema.biomarkers) and cohort.biomarkers is not None,
+        "clinical": bool(cohort.schema.clinical.all),
+        "genomics": bool(cohort.schema.genomics) and cohort.genomics is not None,
+    }
+    keep = [m for m in config.network.modalities if available.get(m, False)]
+    dropped = [m for m in config.network.modalities if m not in keep]
+    if not dropped:
+        return config
+    if not keep:
+        raise CohortError(
+            f"the cohort has none of the config's modalities {config.network.modalities}.",
+            file="cohort.yaml",
+            fix="use a config whose network.modalities match the cohort's data.",
+        )
+    warnings.warn(f"the cohort has no {', '.join(dropped)} data; training on {', '.join(keep)}.", stacklevel=2)
+    out = config.model_copy(deep=True)
+    out.network.modalities = keep
+    if "imaging" not in keep:
+        out.data = out.data.model_copy(update={"image_shape": None})
+    return out
 
 
 def make_splits(cohort: Cohort, config: ModelConfig) -> dict[str, list[str]]:
@@ -118,6 +149,7 @@ def train_model(
     if not cohort.patients["event"].astype(bool).any():
         raise CohortError("the cohort has no events, so no model can be trained.", file="patients.csv",
                           column="event", fix="check the event column (1 = event).")
+    config = fit_to_cohort(config, cohort)
     splits = splits or make_splits(cohort, config)
     train_c, val_c = cohort.subset(splits["train"]), cohort.subset(splits["val"])
     pre = TabularPreprocessor(
