@@ -84,6 +84,23 @@ def test_resnet_uses_the_segmentation_as_roi():
 
 
 # --------------------------------------------------------------------------- biomarkers
+def test_position_channel_is_the_radius_and_breaks_rotation_blindness():
+    enc = ENCODERS.get("resnet3d")(layers=(1, 1), width=4, temporal_tokens=2, temporal_downsample=False,
+                                   position_channel=True, max_pool=False)
+    r = enc._radius(torch.zeros(1, 1, 2, 4, 4))[0, 0, 0]
+    # cell centres at +-0.25, +-0.75: radius sqrt(2)*0.25 in the middle, sqrt(2)*0.75 at the corners
+    assert r[1, 1].item() == pytest.approx(2**0.5 * 0.25)
+    assert r[0, 0].item() == pytest.approx(2**0.5 * 0.75)
+    assert torch.equal(r, r.flip(0)) and torch.equal(r, r.T)
+    assert enc.stem[0].in_channels == 2
+    enc.eval()
+    # a bright centre and a bright border give different embeddings, with or without padding luck
+    centre = torch.zeros(1, 1, 2, 8, 8)
+    centre[..., 3:5, 3:5] = 1.0
+    border = 1.0 - centre
+    assert not torch.allclose(enc(centre)["embedding"], enc(border)["embedding"])
+
+
 def test_visit_features_by_hand():
     values = torch.tensor([[[1.0, 10.0], [3.0, 99.0], [6.0, 14.0], [0.0, 0.0]]])
     observed = torch.tensor([[[True, True], [True, False], [True, True], [False, False]]])

@@ -29,6 +29,8 @@ class TrainConfig(BaseModel):
     monitor: Literal["val_ibs", "val_loss"] = "val_ibs"
     min_delta: float = 0.0
     modality_dropout: float = Field(0.15, ge=0.0, lt=1.0)
+    #: random in-plane re-orientation of training images (oncofusion.train.augment)
+    image_augment: Literal["none", "flip", "dihedral"] = "none"
     min_events_per_batch: int = Field(1, ge=0)
     precision: str = "32-true"  # "16-mixed" / "bf16-mixed" on GPU
     accelerator: str = "auto"

@@ -2,7 +2,7 @@
 
 Models do not know the trainer: a model maps a batch (docs/internals.md) to outputs with
 ``logit_hazard``/``hazard``; an *objective* maps (outputs, batch) to a dict of losses with
-key ``loss``. This module adds optimisation, modality dropout, per-epoch reseeding (so a
+key ``loss``. This module adds optimisation, modality dropout, image augmentation, per-epoch reseeding (so a
 resumed run reproduces an uninterrupted one) and the validation IBS used for early stopping.
 """
 
@@ -16,6 +16,7 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 
+from oncofusion.train.augment import augment_images
 from oncofusion.train.config import TrainConfig
 from oncofusion.train.modality_dropout import modality_dropout
 
@@ -90,6 +91,7 @@ class SurvivalTask(pl.LightningModule):
         if self.config.modality_dropout > 0:
             batch = dict(batch)
             batch["modality_mask"] = modality_dropout(batch["modality_mask"], self.config.modality_dropout)
+        batch = augment_images(batch, self.config.image_augment)
         out = self.model(batch)
         losses = self.objective(out, batch)
         bs = int(batch["time"].shape[0])

@@ -127,6 +127,12 @@ class ResNetEncoder(nn.Module):
         The stem: ``stem_kernel^n`` convolution with ``stem_stride``, then a 3^n max-pool.
     dropout
         Dropout on the pooled features.
+    position_channel
+        Append the in-plane radial distance from the image centre,
+        :math:`r = \\sqrt{y^2 + x^2}` with :math:`x, y \\in [-1, 1]`, as an extra input
+        channel (CoordConv, Liu et al. 2018). For tumour-centred ROIs it tells the
+        convolutions where the lesion, its rim and the surrounding tissue lie, which a
+        translation-equivariant network otherwise infers only from padding effects.
     use_segmentation
         In :meth:`forward_batch`, multiply the image by ``imaging_seg`` (tumour ROI).
     modality
@@ -147,7 +153,8 @@ class ResNetEncoder(nn.Module):
                  out_features: int | None = None, norm: str = "batch", act: str = "relu",
                  reduction: int = 16, attention_kernel: int = 7, stem_kernel: int = 7,
                  stem_stride: int = 2, max_pool: bool = True, dropout: float = 0.0,
-                 use_segmentation: bool = False, modality: str = "imaging") -> None:
+                 position_channel: bool = False, use_segmentation: bool = False,
+                 modality: str = "imaging") -> None:
         super().__init__()
         if width is not None:
             widths = tuple(int(width) * 2**s for s in range(len(layers)))
@@ -160,13 +167,14 @@ class ResNetEncoder(nn.Module):
         self.in_channels, self.spatial_dims = int(in_channels), int(spatial_dims)
         self.temporal_tokens = temporal_tokens
         self.use_segmentation, self.modality = use_segmentation, modality
+        self.position_channel = bool(position_channel)
 
         def stride(s: int) -> tuple[int, ...]:
             return (s if temporal_downsample else 1,) + (s,) * (self.spatial_dims - 1)
 
         conv = _conv(self.spatial_dims)
         stem: list[nn.Module] = [
-            conv(self.in_channels, widths[0], stem_kernel, stride=stride(stem_stride),
+            conv(self.in_channels + int(self.position_channel), widths[0], stem_kernel, stride=stride(stem_stride),
                  padding=stem_kernel // 2, bias=False),
             make_norm(norm, widths[0], self.spatial_dims), make_act(act)]
         if max_pool:
@@ -201,10 +209,23 @@ class ResNetEncoder(nn.Module):
         if x.dim() != self.spatial_dims + 2 or x.shape[1] != self.in_channels:
             raise ValueError(f"imaging input must be (B, {self.in_channels}, *{self.spatial_dims} "
                              f"spatial dims), got {tuple(x.shape)}.")
+        if self.position_channel:
+            x = torch.cat([x, self._radius(x)], dim=1)
         h = self.stem(x)
         for stage in self.stages:
             h = stage(h)
         return h
+
+    @staticmethod
+    def _radius(x: Tensor) -> Tensor:
+        """(B, 1, *spatial) in-plane distance from the centre of the last two axes."""
+        h, w = x.shape[-2:] if x.dim() >= 4 else (1, x.shape[-1])
+        ys = (torch.arange(h, device=x.device, dtype=x.dtype) + 0.5) / h * 2 - 1
+        xs = (torch.arange(w, device=x.device, dtype=x.dtype) + 0.5) / w * 2 - 1
+        r = torch.sqrt(ys[:, None] ** 2 + xs[None, :] ** 2)
+        if x.dim() < 4:
+            r = r[0]
+        return r.expand(x.shape[0], 1, *x.shape[2:])
 
     def _encode(self, x: Tensor) -> dict[str, Tensor]:
         fmap = self.features(x)
