@@ -190,3 +190,20 @@ def test_dmanet_without_its_training_entry_point_is_reported_not_available(
     row = res.tables["seeds"].set_index("model").loc["dmanet"]
     assert row["n_seeds"] == 0 and np.isnan(row["auc_mean"])
     assert "not available yet" in (tmp_path / "out" / "tables" / "seeds.md").read_text()
+
+
+def test_a_runner_fingerprint_recomputes_cells_when_what_the_options_name_changes(
+    bench_cohort: Path, tmp_path: Path, counting_runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from oncofusion.benchmark import runners
+
+    content = {"width": 8}  # stands for the content of a named config file
+    monkeypatch.setitem(runners._INFO, "counting", runners.RunnerInfo(
+        dynamic=False, source="test", fingerprint=lambda options: dict(content)))
+    cfg = _config(bench_cohort, tmp_path / "out", ["counting"], seeds=1)
+    run_benchmark(cfg)
+    run_benchmark(cfg)
+    assert len(counting_runner.calls) == 1  # same content: from the cache
+    content["width"] = 16
+    run_benchmark(cfg)
+    assert len(counting_runner.calls) == 2  # edited content: recomputed

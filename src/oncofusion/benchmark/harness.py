@@ -194,6 +194,15 @@ def check_models(config: BenchmarkConfig, *, dynamic: bool = False) -> None:
 Predictor = Callable[[Any, Any], pd.DataFrame]
 
 
+def _keyed_options(runner: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The options as hashed into the cache key, plus the runner's fingerprint of them."""
+    try:
+        fp = runner_info(runner).fingerprint
+    except Exception:  # an unknown runner is reported by check_models / the cell itself
+        fp = None
+    return options if fp is None else {**options, "_resolved": fp(options)}
+
+
 def run_cells(
     cohort: Any,
     config: BenchmarkConfig,
@@ -234,7 +243,7 @@ def run_cells(
                 cohort=fingerprint,
                 split=fold.ids,
                 runner=spec.runner_name,
-                options=opts[spec.name],
+                options=_keyed_options(spec.runner_name, opts[spec.name]),
                 seed=fold.seed,
                 target=target,
             )

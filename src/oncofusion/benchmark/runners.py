@@ -72,10 +72,15 @@ class RunnerInfo:
         The fitted model predicts from a landmark: ``predict_survival(c, t, landmark=s)``.
     source
         Where the model lives (shown in tables and error messages).
+    fingerprint
+        ``fingerprint(options) -> JSON-able``: what the options resolve to beyond their
+        own text (e.g. the content of a named model config), hashed into the cache key so
+        that editing that content recomputes the cell; None when the options say it all.
     """
 
     dynamic: bool
     source: str
+    fingerprint: Callable[[dict[str, Any]], Any] | None = None
 
 
 _INFO: dict[str, RunnerInfo] = {}
@@ -86,13 +91,14 @@ class RunnerUnavailable(OncofusionError, RuntimeError):
 
 
 def register_runner(
-    name: str, *, dynamic: bool = False, source: str = ""
+    name: str, *, dynamic: bool = False, source: str = "",
+    fingerprint: Callable[[dict[str, Any]], Any] | None = None,
 ) -> Callable[[Runner], Runner]:
-    """Register ``runner`` under ``name`` in :data:`MODEL_RUNNERS`."""
+    """Register ``runner`` under ``name`` in :data:`MODEL_RUNNERS` (see :class:`RunnerInfo`)."""
 
     def decorator(fn: Runner) -> Runner:
         MODEL_RUNNERS.register(name)(fn)
-        _INFO[name] = RunnerInfo(dynamic=dynamic, source=source or fn.__module__)
+        _INFO[name] = RunnerInfo(dynamic=dynamic, source=source or fn.__module__, fingerprint=fingerprint)
         return fn
 
     return decorator
@@ -226,7 +232,18 @@ register_runner("dynamic_deephit", dynamic=True, source="oncofusion.models.dynam
 # -- DMA-Net ----------------------------------------------------------------------------------
 
 
-@register_runner("dmanet", dynamic=True, source="oncofusion.models.pipeline.train_model")
+def _dmanet_config_content(options: dict[str, Any]) -> Any:
+    """The resolved content of the named DMA-Net config (cache key: edits recompute)."""
+    from oncofusion.models.config import load_config
+
+    try:
+        return load_config(options.get("config", "dmanet-cpu")).model_dump(mode="json")
+    except Exception:  # an unreadable config fails in the runner, with its own message
+        return None
+
+
+@register_runner("dmanet", dynamic=True, source="oncofusion.models.pipeline.train_model",
+                 fingerprint=_dmanet_config_content)
 def run_dmanet(train: Any, val: Any, seed: int, options: dict[str, Any]) -> Any:
     """Train DMA-Net (``oncofusion.models.pipeline.train_model``) from a model config.
 
