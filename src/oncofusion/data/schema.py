@@ -45,6 +45,7 @@ class CohortSchema(_Strict):
     imaging: Literal["video", "volume"] | None = None
     extra: list[str] = Field(default_factory=list)
     description: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("horizons")
     @classmethod
@@ -68,7 +69,19 @@ class CohortSchema(_Strict):
             d = sorted({c for c in names if names.count(c) > 1})
             if d:
                 raise ValueError(f"{key} lists duplicates: {d}")
+        known = {*self.clinical.all, *self.biomarkers, *self.genomics}
+        unknown = sorted(set(self.labels) - known)
+        if unknown:
+            raise ValueError(f"labels name columns that are not declared features: {unknown}")
+        empty = sorted(k for k, v in self.labels.items() if not str(v).strip())
+        if empty:
+            raise ValueError(f"labels must be non-empty words, got an empty label for {empty}")
         return self
+
+    def label(self, name: str) -> str:
+        """The words for a feature (``labels:``, e.g. ``fev1_pct`` -> "FEV1 (% predicted)"),
+        else its name."""
+        return self.labels.get(name, name)
 
     @property
     def has_arms(self) -> bool:

@@ -2,8 +2,10 @@
 
 Every explainer takes a network and a collated batch (``docs/internals.md``) and explains
 one scalar per patient, a :class:`Target` (hazard, cumulative risk or survival at a time;
-P_OS / P_LC under an arm for per-arm models). :func:`explain_patient` bundles them for the
-report. Names are imported lazily (PEP 562): ``import oncofusion.explain`` pulls in neither
+P_OS / P_LC under an arm for per-arm models) or a :class:`DecisionTarget` (P_OS, P_LC at the
+decision horizon, the expected benefit of the recommended treatment).
+:func:`explain_patient` bundles them for the report; :func:`explain_decision` explains an
+MM-Care treatment decision. Names are imported lazily (PEP 562): ``import oncofusion.explain`` pulls in neither
 torch nor shap.
 """
 
@@ -19,6 +21,10 @@ _EXPORTS: dict[str, str] = {
     "make_target": "targets",
     "target_log_odds": "targets",
     "target_values": "targets",
+    "AnyTarget": "targets",
+    "DECISION_KINDS": "targets",
+    "DecisionTarget": "targets",
+    "decision_targets": "targets",
     # gradcam.py
     "CamResult": "gradcam",
     "ImageOnlyModel": "gradcam",
@@ -29,6 +35,7 @@ _EXPORTS: dict[str, str] = {
     "ShapResult": "shap_values",
     "feature_groups": "_features",
     "shap_attributions": "shap_values",
+    "shap_attributions_many": "shap_values",
     # attention.py
     "AttentionTables": "attention",
     "attention_tables": "attention",
@@ -38,14 +45,23 @@ _EXPORTS: dict[str, str] = {
     "PatientExplanation": "patient",
     "explain_patient": "patient",
     "explain_with_predictor": "patient",
+    "predictor_batch": "patient",
+    # decision.py
+    "DecisionExplanation": "decision",
+    "explain_decision": "decision",
+    "tumour_slices": "decision",
     # _batch.py
     "select_rows": "_batch",
 }
 
 __all__ = [
+    "DECISION_KINDS",
     "TARGET_KINDS",
+    "AnyTarget",
     "AttentionTables",
     "CamResult",
+    "DecisionExplanation",
+    "DecisionTarget",
     "ImageOnlyModel",
     "PatientExplanation",
     "RepresentativeFrames",
@@ -53,17 +69,22 @@ __all__ = [
     "Target",
     "attention_tables",
     "critical_windows",
+    "decision_targets",
+    "explain_decision",
     "explain_patient",
     "explain_with_predictor",
     "feature_groups",
     "grad_cam",
     "make_target",
     "modality_contributions",
+    "predictor_batch",
     "representative_frames",
     "select_rows",
     "shap_attributions",
+    "shap_attributions_many",
     "target_log_odds",
     "target_values",
+    "tumour_slices",
 ]
 
 

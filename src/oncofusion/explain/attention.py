@@ -29,7 +29,7 @@ from torch import nn
 
 from oncofusion.errors import ConfigError
 from oncofusion.explain._batch import evaluating, patient_ids, with_modality_masked
-from oncofusion.explain.targets import Target
+from oncofusion.explain.targets import AnyTarget
 
 __all__ = ["AttentionTables", "attention_tables", "critical_windows", "modality_contributions"]
 
@@ -221,7 +221,7 @@ def attention_tables(
 def modality_contributions(
     network: nn.Module,
     batch: Mapping[str, Any],
-    target: Target,
+    target: AnyTarget,
     *,
     modalities: Sequence[str] | None = None,
 ) -> pd.DataFrame:

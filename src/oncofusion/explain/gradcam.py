@@ -51,7 +51,7 @@ from torch import nn
 
 from oncofusion.errors import ConfigError
 from oncofusion.explain._batch import evaluating, patient_ids
-from oncofusion.explain.targets import Target
+from oncofusion.explain.targets import AnyTarget
 from oncofusion.registry import look_up_option
 
 __all__ = [
@@ -63,7 +63,7 @@ __all__ = [
 ]
 
 _METHODS = ["gradcam", "gradcam++"]
-_SCORES = ["log_odds", "probability"]
+_SCORES = ["log_odds", "probability", "value"]
 
 
 class ImageOnlyModel(nn.Module):
@@ -84,14 +84,16 @@ class ImageOnlyModel(nn.Module):
         The image's batch key.
     score
         ``"log_odds"`` (:func:`~oncofusion.explain.targets.target_log_odds`) or
-        ``"probability"`` (the target itself).
+        ``"probability"``/``"value"`` (the target itself; ``"value"`` for a target that is
+        not a probability, e.g. the expected benefit of a
+        :class:`~oncofusion.explain.targets.DecisionTarget`).
     """
 
     def __init__(
         self,
         network: nn.Module,
         batch: Mapping[str, Any],
-        target: Target,
+        target: AnyTarget,
         modality: str = "imaging",
         score: str = "log_odds",
     ) -> None:
@@ -116,7 +118,7 @@ class CamResult:
     layer_maps
         (B, *layer_spatial): the un-normalised ReLU map at the layer's resolution.
     target
-        (B,) the explained probability of every patient.
+        (B,) the explained probability (or value) of every patient.
     method, layer
         ``"gradcam"`` or ``"gradcam++"``, and the layer's name inside the encoder.
     patient_ids
@@ -175,7 +177,7 @@ def _upsample(cam: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
 def grad_cam(
     network: nn.Module,
     batch: Mapping[str, Any],
-    target: Target,
+    target: AnyTarget,
     *,
     method: str = "gradcam++",
     layer: str | nn.Module | None = None,
@@ -204,7 +206,9 @@ def grad_cam(
     score
         Differentiate the target's ``"log_odds"`` (default) or its ``"probability"``.
         Grad-CAM maps are the same for both (a positive per-patient factor); Grad-CAM++
-        weights are not scale-free and follow the paper's pre-softmax score.
+        weights are not scale-free and follow the paper's pre-softmax score. ``"value"``
+        (same as ``"probability"``) differentiates a target without log-odds, such as the
+        expected benefit of a treatment (:class:`~oncofusion.explain.targets.DecisionTarget`).
 
     Returns
     -------

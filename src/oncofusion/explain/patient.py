@@ -3,7 +3,10 @@
 :func:`explain_patient` works on a network and a collated one-patient batch;
 :func:`explain_with_predictor` is the thin wrapper for a fitted predictor (an object with
 ``network``, ``preprocessor``, ``make_dataset(cohort)`` and, to place a target by time,
-``discretizer.cuts``).
+``discretizer.cuts``). A predictor whose input needs more than a dataset (MM-Care: the
+segmentation -> ROI step) exposes ``model_inputs(cohort, patient_ids)`` (the collated batch
+its network reads) and ``explain_network`` (the module whose output the targets read)
+instead; :mod:`oncofusion.explain.decision` explains its treatment decision.
 """
 
 from __future__ import annotations
@@ -22,9 +25,15 @@ from oncofusion.explain._batch import batch_size, evaluating, patient_ids
 from oncofusion.explain.attention import attention_tables, critical_windows, modality_contributions
 from oncofusion.explain.gradcam import RepresentativeFrames, grad_cam, representative_frames
 from oncofusion.explain.shap_values import shap_attributions
-from oncofusion.explain.targets import Target, make_target
+from oncofusion.explain.targets import AnyTarget, make_target
 
-__all__ = ["PatientExplanation", "explain_patient", "explain_with_predictor"]
+__all__ = [
+    "PatientExplanation",
+    "background_ids",
+    "explain_patient",
+    "explain_with_predictor",
+    "predictor_batch",
+]
 
 
 @dataclass
@@ -56,7 +65,7 @@ class PatientExplanation:
     """
 
     patient_id: str
-    target: Target
+    target: AnyTarget
     prediction: float
     cam: np.ndarray | None
     image: np.ndarray | None
@@ -81,12 +90,14 @@ def explain_patient(
     network: nn.Module,
     batch: Mapping[str, Any],
     *,
-    target: Target,
+    target: AnyTarget,
     feature_names: Mapping[str, Sequence[str]] | Sequence[str] | None = None,
     background: Mapping[str, Any] | None = None,
     preprocessor: Any = None,
     cam_method: str = "gradcam++",
     cam_layer: str | nn.Module | None = None,
+    cam_score: str | None = None,
+    shap_modalities: Sequence[str] | None = None,
     n_frames: int = 3,
     n_windows: int = 3,
     shap_nsamples: int | str = "auto",
@@ -101,7 +112,8 @@ def explain_patient(
     batch
         A collated batch holding exactly this patient (``collate_patients([sample])``).
     target
-        The explained scalar (:func:`~oncofusion.explain.targets.make_target`).
+        The explained scalar (:func:`~oncofusion.explain.targets.make_target`, or a
+        :class:`~oncofusion.explain.targets.DecisionTarget`).
     feature_names
         ``{"clinical": [...], "genomics": [...]}`` or the clinical column names; default
         from ``preprocessor``.
@@ -111,6 +123,12 @@ def explain_patient(
         Optional fitted ``TabularPreprocessor`` (names, raw-unit display values).
     cam_method, cam_layer
         Grad-CAM variant (``"gradcam++"`` or ``"gradcam"``) and layer (default the encoder's).
+    cam_score
+        What Grad-CAM differentiates (:func:`~oncofusion.explain.gradcam.grad_cam`); default
+        the log-odds of a probability target, the value of any other (the expected benefit).
+    shap_modalities
+        Which of ``clinical``/``genomics`` get SHAP values (default: those the network reads);
+        a modality left out has no rows in the table.
     n_frames, n_windows
         Representative frames and critical windows to report.
     shap_nsamples, seed
@@ -136,7 +154,8 @@ def explain_patient(
     method = None
     encoders = getattr(network, "encoders", {})
     if "imaging" in encoders and bool(batch["modality_mask"]["imaging"][0]):
-        result = grad_cam(network, batch, target, method=cam_method, layer=cam_layer)
+        score = cam_score or ("log_odds" if getattr(target, "is_probability", True) else "value")
+        result = grad_cam(network, batch, target, method=cam_method, layer=cam_layer, score=score)
         cam, method = result.maps[0], result.method
         image = batch["imaging"][0].detach().cpu().numpy()
         while image.ndim > cam.ndim and image.shape[0] == 1:
@@ -146,7 +165,10 @@ def explain_patient(
     shap_table = base = None
     if background is not None:
         explainable = [
-            m for m in ("clinical", "genomics") if m in getattr(network, "modalities", ())
+            m
+            for m in ("clinical", "genomics")
+            if m in getattr(network, "modalities", ())
+            and (shap_modalities is None or m in shap_modalities)
         ]
         if explainable:
             res = shap_attributions(
@@ -184,12 +206,42 @@ def explain_patient(
     )
 
 
+def predictor_batch(
+    predictor: Any, cohort: Any, patient_ids: Sequence[str], *, imaging: bool = True
+) -> dict[str, Any]:
+    """The collated batch a fitted predictor's network reads for ``patient_ids`` of ``cohort``.
+
+    ``predictor.model_inputs(cohort, patient_ids, imaging=)`` when it has one (MM-Care: the
+    segmentation -> ROI step first), else ``predictor.make_dataset(cohort)`` collated.
+    ``imaging=False`` (honoured by ``model_inputs``) leaves the images out: a SHAP
+    background reads no image.
+    """
+    from oncofusion.data import collate_patients
+
+    ids = [str(p) for p in patient_ids]
+    if hasattr(predictor, "model_inputs"):
+        return dict(predictor.model_inputs(cohort, ids, imaging=imaging))
+    dataset = predictor.make_dataset(cohort)
+    return collate_patients([dataset[dataset.index_of(p)] for p in ids])
+
+
+def background_ids(background: Any, seed: int, cap: int = 50) -> list[str]:
+    """The SHAP background's patient ids, a seeded random ``cap`` of them when there are more
+    (the background cap of :func:`~oncofusion.explain.shap_values.shap_attributions`; spares
+    reading more patients than are used)."""
+    ids = [str(p) for p in background.patient_ids]
+    if len(ids) > cap:
+        rng = np.random.default_rng(int(seed))
+        ids = sorted(rng.choice(ids, size=cap, replace=False).tolist())
+    return ids
+
+
 def explain_with_predictor(
     predictor: Any,
     cohort: Any,
     patient_id: str,
     *,
-    target: Target | str,
+    target: AnyTarget | str,
     time: float | None = None,
     arm: str | None = None,
     background: Any = None,
@@ -201,33 +253,41 @@ def explain_with_predictor(
     ----------
     predictor
         Has ``network``, ``preprocessor``, ``make_dataset(cohort)`` (a ``PatientDataset``)
-        and, when ``target`` is a kind name, ``discretizer.cuts``.
+        or ``model_inputs(cohort, ids)`` (and then ``explain_network``), and, when ``target``
+        is a kind name, ``discretizer.cuts`` (``lc_horizons`` for the LC kinds).
     cohort, patient_id
         The patient to explain.
     target
-        A :class:`Target`, or a kind (``"risk"``, ``"survival"``, ...) placed at ``time``
-        on the predictor's grid (and ``arm`` for a per-arm model).
+        A :class:`Target` (or :class:`~oncofusion.explain.targets.DecisionTarget`), or a
+        kind (``"risk"``, ``"survival"``, ...) placed at ``time`` on the predictor's grid (and
+        ``arm`` for a per-arm model).
     background
         A cohort of training patients for SHAP (None: no SHAP).
     **kwargs
         Passed to :func:`explain_patient`.
     """
-    from oncofusion.data import collate_patients
-
     if isinstance(target, str):
         if time is None:
             raise ConfigError("a target kind needs time= (in the cohort's time unit).")
-        target = make_target(target, time=time, cuts=predictor.discretizer.cuts, arm=arm)
-    dataset = predictor.make_dataset(cohort)
-    batch = collate_patients([dataset[dataset.index_of(str(patient_id))]])
+        cuts = (
+            getattr(predictor, "lc_horizons", None)
+            if target.startswith("lc_")
+            else predictor.discretizer.cuts
+        )
+        target = make_target(target, time=time, cuts=cuts, arm=arm)
+    batch = predictor_batch(predictor, cohort, [str(patient_id)])
     bg = None
     if background is not None:
-        ids = list(background.patient_ids)
-        if len(ids) > 50:  # the SHAP background cap; spare reading 50+ images
-            rng = np.random.default_rng(int(kwargs.get("seed", 0)))
-            ids = sorted(rng.choice(ids, size=50, replace=False).tolist())
+        ids = background_ids(background, int(kwargs.get("seed", 0)))
+        if len(ids) < len(background.patient_ids):
             background = background.subset(ids)
-        bg_set = predictor.make_dataset(background)
-        bg = collate_patients([bg_set[i] for i in range(len(bg_set))])
+        if hasattr(predictor, "model_inputs"):
+            bg = predictor_batch(predictor, background, ids, imaging=False)
+        else:
+            from oncofusion.data import collate_patients
+
+            bg_set = predictor.make_dataset(background)
+            bg = collate_patients([bg_set[i] for i in range(len(bg_set))])
     kwargs.setdefault("preprocessor", predictor.preprocessor)
-    return explain_patient(predictor.network, batch, target=target, background=bg, **kwargs)
+    network = getattr(predictor, "explain_network", predictor.network)
+    return explain_patient(network, batch, target=target, background=bg, **kwargs)

@@ -51,9 +51,9 @@ from oncofusion.explain._features import (
     local_columns,
     resolve_names,
 )
-from oncofusion.explain.targets import Target
+from oncofusion.explain.targets import AnyTarget
 
-__all__ = ["ShapResult", "feature_groups", "shap_attributions"]
+__all__ = ["ShapResult", "feature_groups", "shap_attributions", "shap_attributions_many"]
 
 _EXPLAINABLE = ("clinical", "genomics")
 
@@ -89,7 +89,7 @@ class ShapResult:
     features: pd.DataFrame
     missing: pd.DataFrame
     modality: dict[str, str]
-    target: Target
+    target: AnyTarget
 
     @property
     def additivity_error(self) -> pd.Series:
@@ -123,17 +123,20 @@ class ShapResult:
 
 
 class _FixedModalities:
-    """``f(clinical, clinical_missing, genomics) -> target`` for one patient, other modalities fixed."""
+    """``f(clinical, clinical_missing, genomics) -> targets (n, T)`` for one patient, other
+    modalities fixed."""
 
-    def __init__(self, network: Any, row: dict[str, Any], target: Target, chunk: int) -> None:
-        self.network, self.row, self.target, self.chunk = network, row, target, int(chunk)
+    def __init__(
+        self, network: Any, row: dict[str, Any], targets: Sequence[AnyTarget], chunk: int
+    ) -> None:
+        self.network, self.row, self.targets, self.chunk = network, row, list(targets), int(chunk)
         self.fast = False
         parts = [getattr(network, a, None) for a in ("encoders", "fusion", "head", "modalities")]
         if all(p is not None for p in parts):
             fixed = [m for m in network.modalities if m not in _EXPLAINABLE]
             self.features = {m: network.encoders[m].forward_batch(row) for m in fixed}
             own = self._fast(row["clinical"], row["clinical_missing"], row["genomics"])
-            full = target(network(row))
+            full = self._read(network(row))
             self.fast = bool(torch.allclose(own, full, atol=1e-5, rtol=1e-4))
             if not self.fast:
                 warnings.warn(
@@ -165,7 +168,10 @@ class _FixedModalities:
             else:
                 feats[m] = net.encoders[m].forward_batch(sub)
         fused = net.fusion(feats, {m: mask[m] for m in net.modalities})
-        return self.target(dict(net.head(fused)))
+        return self._read(dict(net.head(fused)))
+
+    def _read(self, output: Mapping[str, Any]) -> torch.Tensor:
+        return torch.stack([t(output) for t in self.targets], dim=-1)
 
     def __call__(
         self, clinical: torch.Tensor, missing: torch.Tensor, genomics: torch.Tensor
@@ -182,7 +188,7 @@ class _FixedModalities:
             else:
                 rep = repeat_rows(self.row, 0, c.shape[0])
                 outs.append(
-                    self.target(
+                    self._read(
                         self.network({**rep, "clinical": c, "clinical_missing": mi, "genomics": g})
                     )
                 )
@@ -192,7 +198,7 @@ class _FixedModalities:
 def shap_attributions(
     network: nn.Module,
     batch: Mapping[str, Any],
-    target: Target,
+    target: AnyTarget,
     *,
     background: Mapping[str, Any],
     feature_names: Mapping[str, Sequence[str]] | Sequence[str] | None = None,
@@ -212,7 +218,8 @@ def shap_attributions(
     batch
         Collated batch of the patients to explain (one or a cohort).
     target
-        The explained scalar.
+        The explained scalar (a :class:`Target` or a
+        :class:`~oncofusion.explain.targets.DecisionTarget`).
     background
         Collated batch of training patients (the reference distribution); at most
         ``max_background`` of them are used (a seeded random subset).
@@ -234,11 +241,52 @@ def shap_attributions(
     -------
     ShapResult
     """
+    return shap_attributions_many(
+        network,
+        batch,
+        {"target": target},
+        background=background,
+        feature_names=feature_names,
+        modalities=modalities,
+        preprocessor=preprocessor,
+        nsamples=nsamples,
+        max_background=max_background,
+        seed=seed,
+        chunk=chunk,
+    )["target"]
+
+
+def shap_attributions_many(
+    network: nn.Module,
+    batch: Mapping[str, Any],
+    targets: Mapping[str, AnyTarget],
+    *,
+    background: Mapping[str, Any],
+    feature_names: Mapping[str, Sequence[str]] | Sequence[str] | None = None,
+    modalities: Sequence[str] = _EXPLAINABLE,
+    preprocessor: Any = None,
+    nsamples: int | str = "auto",
+    max_background: int = 50,
+    seed: int = 0,
+    chunk: int = 4096,
+) -> dict[str, ShapResult]:
+    """:func:`shap_attributions` of several targets at once, keyed like ``targets``.
+
+    Every target is read off the same forward passes of the same coalitions (Kernel SHAP of
+    a vector-valued model: one weighted regression per output), so explaining, e.g., the
+    benefit of a treatment and :math:`P_{OS}` under each arm costs about as much as one
+    target. Each result is what :func:`shap_attributions` gives for that target alone with
+    the same coalitions; in particular each is additive on its own.
+    """
     with warnings.catch_warnings():  # shap's import trips matplotlib deprecations
         warnings.simplefilter("ignore", PendingDeprecationWarning)
         import shap  # lazy: heavy optional dependency
         from shap.utils._legacy import DenseData  # grouped features for KernelExplainer
 
+    keys = list(targets)
+    if not keys:
+        raise ConfigError("no target to explain: pass at least one.")
+    wanted = [targets[k] for k in keys]
     used = [
         m
         for m in modalities
@@ -298,8 +346,9 @@ def shap_attributions(
     players = [np.array([where[int(c)] for c in g]) for g in groups]
 
     ids = patient_ids(batch)
-    phi = np.zeros((len(ids), len(variables)))
-    base, pred = np.zeros(len(ids)), np.zeros(len(ids))
+    n_t = len(keys)
+    phi = np.zeros((n_t, len(ids), len(variables)))
+    base, pred = np.zeros((n_t, len(ids))), np.zeros((n_t, len(ids)))
     shown: list[list[Any]] = []
     miss = np.zeros((len(ids), len(variables)), dtype=bool)
     state = np.random.get_state()
@@ -331,7 +380,7 @@ def shap_attributions(
                         )
                     )
                 shown.append(shown_i)
-                f = _FixedModalities(network, row, target, chunk)
+                f = _FixedModalities(network, row, wanted, chunk)
 
                 def model(
                     z: np.ndarray, f: Callable[..., torch.Tensor] = f, x: np.ndarray = x
@@ -339,11 +388,9 @@ def shap_attributions(
                     full = np.repeat(x, len(z), axis=0)
                     full[:, cols] = z
                     t = torch.as_tensor(full, dtype=torch.float32)
-                    return (
-                        f(t[:, :n_clin], t[:, n_clin : 2 * n_clin] > 0.5, t[:, 2 * n_clin :])
-                        .double()
-                        .numpy()
-                    )
+                    y = f(t[:, :n_clin], t[:, n_clin : 2 * n_clin] > 0.5, t[:, 2 * n_clin :])
+                    out: np.ndarray = y.double().numpy()
+                    return out[:, 0] if n_t == 1 else out  # one target: a 1-D model, as before
 
                 # seeded per patient id, so a patient's values do not depend on the batch
                 np.random.seed((seed + zlib.crc32(ids[i].encode())) % 2**32)
@@ -353,18 +400,27 @@ def shap_attributions(
                 values = explainer.shap_values(
                     x[:, cols], nsamples=nsamples, l1_reg=False, silent=True
                 )
-                phi[i] = np.asarray(values, dtype=float).reshape(-1)[: len(variables)]
-                base[i] = float(np.asarray(explainer.expected_value).reshape(-1)[0])
-                pred[i] = float(model(x[:, cols])[0])
+                values = np.asarray(values, dtype=float).reshape(len(variables), -1)
+                expected = np.asarray(explainer.expected_value, dtype=float).reshape(-1)
+                own = np.asarray(model(x[:, cols]), dtype=float).reshape(-1)
+                for j in range(n_t):
+                    phi[j, i] = values[:, j]
+                    base[j, i] = float(expected[j])
+                    pred[j, i] = float(own[j])
     finally:
         np.random.set_state(state)
     index = pd.Index(ids, name="patient_id")
-    return ShapResult(
-        values=pd.DataFrame(phi, index=index, columns=variables),
-        base_values=pd.Series(base, index=index, name="base_value"),
-        predictions=pd.Series(pred, index=index, name="prediction"),
-        features=pd.DataFrame(shown, index=index, columns=variables, dtype=object),
-        missing=pd.DataFrame(miss, index=index, columns=variables),
-        modality=var_mod,
-        target=target,
-    )
+    features = pd.DataFrame(shown, index=index, columns=variables, dtype=object)
+    missing = pd.DataFrame(miss, index=index, columns=variables)
+    return {
+        key: ShapResult(
+            values=pd.DataFrame(phi[j], index=index, columns=variables),
+            base_values=pd.Series(base[j], index=index, name="base_value"),
+            predictions=pd.Series(pred[j], index=index, name="prediction"),
+            features=features.copy(),
+            missing=missing.copy(),
+            modality=dict(var_mod),
+            target=targets[key],
+        )
+        for j, key in enumerate(keys)
+    }

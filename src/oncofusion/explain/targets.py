@@ -16,6 +16,12 @@ control :math:`P_{LC,j} = 1 - \\text{lc\\_risk}_j` (binary LC head) or :math:`\\
 
 Direction: ``hazard``, ``risk`` and ``lc_risk`` are higher-is-worse; ``survival``
 (:math:`P_{OS}`) and ``lc_control`` (:math:`P_{LC}`) are probabilities of a good outcome.
+
+A treatment decision (MM-Care) is explained with :class:`DecisionTarget`
+(:func:`decision_targets`): :math:`P_{OS}(\tau)` and :math:`P_{LC}(\tau)` under each arm at
+the decision horizon :math:`\tau`, read exactly as the per-arm predictions and the
+recommendation read them, and the recommendation's expected benefit
+:math:`U_a - U_b`, :math:`U = \alpha P_{OS}(\tau) + \beta P_{LC}(\tau)`.
 """
 
 from __future__ import annotations
@@ -31,7 +37,17 @@ import torch.nn.functional as F
 from oncofusion.errors import ConfigError
 from oncofusion.registry import look_up_option
 
-__all__ = ["TARGET_KINDS", "Target", "make_target", "target_log_odds", "target_values"]
+__all__ = [
+    "DECISION_KINDS",
+    "TARGET_KINDS",
+    "AnyTarget",
+    "DecisionTarget",
+    "Target",
+    "decision_targets",
+    "make_target",
+    "target_log_odds",
+    "target_values",
+]
 
 #: kind -> (description, higher is worse)
 TARGET_KINDS: dict[str, tuple[str, bool]] = {
@@ -260,3 +276,233 @@ def target_log_odds(output: Mapping[str, Any], target: Target) -> torch.Tensor:
     """
     log_p, log_q = _log_pair(output, target)
     return log_p - log_q
+
+
+# ---------------------------------------------------------------------------------------------
+# the treatment decision (MM-Care): P_OS and P_LC at the decision horizon, the expected benefit
+#: decision kind -> (description, is a probability)
+DECISION_KINDS: dict[str, tuple[str, bool]] = {
+    "os": ("P_OS(tau): probability of being alive at the decision horizon", True),
+    "lc": ("P_LC(tau): probability of local control at the decision horizon", True),
+    "benefit": ("U(arm) - U(versus), U = alpha P_OS(tau) + beta P_LC(tau)", False),
+}
+
+
+def _interpolation(cuts: Sequence[float], time: float) -> tuple[int, float]:
+    """``(j, u)`` with :math:`c_j \\le \\tau \\le c_{j+1}`, :math:`u = (\\tau - c_j)/(c_{j+1} - c_j)`."""
+    c = np.asarray(cuts, dtype=float)
+    if c.ndim != 1 or c.size < 2 or not np.all(np.diff(c) > 0):
+        raise ConfigError("cuts must be the increasing grid c_0 < ... < c_K (Discretizer.cuts).")
+    if not c[0] < time <= c[-1]:
+        raise ConfigError(
+            f"decision horizon {time:g} is outside the model's grid ({c[0]:g}, {c[-1]:g}]; "
+            "choose a horizon inside it."
+        )
+    j = min(int(np.searchsorted(c, time, side="right")) - 1, c.size - 2)
+    return j, float((time - c[j]) / (c[j + 1] - c[j]))
+
+
+def _os_log_pair(block: Mapping[str, Any], cuts: Sequence[float], time: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """:math:`(\\log P_{OS}(\\tau), \\log(1 - P_{OS}(\\tau)))`, exponential interpolation between
+    the cuts (piecewise-constant hazard), as :meth:`ArmPredictions.os_at` evaluates it."""
+    log_s = _log_survival(block, "logit_hazard", "hazard")
+    if log_s.shape[-1] != len(cuts) - 1:
+        raise ConfigError(
+            f"the output has {log_s.shape[-1]} OS intervals but the grid has {len(cuts) - 1}; "
+            "pass the model's own cuts."
+        )
+    full = torch.cat([torch.zeros_like(log_s[..., :1]), log_s], dim=-1)  # log S at c_0..c_K
+    j, u = _interpolation(cuts, time)
+    log_p = (1.0 - u) * full[..., j] + u * full[..., j + 1]
+    return log_p, torch.log(torch.clamp(-torch.expm1(log_p), min=1e-30))
+
+
+def _lc_log_pair(block: Mapping[str, Any], index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """:math:`(\\log P_{LC,j}, \\log(1 - P_{LC,j}))` as the per-arm predictions read it: binary
+    head :math:`P_{LC,j} = \\min_{l \\le j}(1 - \\sigma(z_l)) = 1 - \\sigma(\\max_{l \\le j} z_l)`
+    (non-increasing over the horizons); discrete-time head :math:`\\prod_{l \\le j}(1 - h_l)`."""
+    if "lc_logit" in block:
+        _take(block["lc_logit"], index, "LC horizons")
+        z = block["lc_logit"][..., : index + 1].amax(-1)
+        return -F.softplus(z), -F.softplus(-z)
+    if "lc_risk" in block:
+        _take(block["lc_risk"], index, "LC horizons")
+        r = block["lc_risk"][..., : index + 1].amax(-1)
+        return torch.log1p(-r), torch.log(r)
+    if "lc_logit_hazard" in block or "lc_hazard" in block:
+        log_s = _take(_log_survival(block, "lc_logit_hazard", "lc_hazard"), index, "LC intervals")
+        return log_s, torch.log(torch.clamp(-torch.expm1(log_s), min=1e-30))
+    raise ConfigError(
+        f"P_LC needs a local-control output (lc_risk or lc_hazard); this block has {sorted(block)}."
+    )
+
+
+@dataclass(frozen=True)
+class DecisionTarget:
+    """A quantity of the treatment decision at the decision horizon :math:`\\tau`, read off a
+    per-arm output ``{arm: block}`` (MM-Care's ``network.body``); call it on the output.
+
+    * ``"os"``: :math:`P_{OS,a}(\\tau)` under ``arm`` (exponential interpolation between the
+      cuts, exactly as :meth:`~oncofusion.models.mmcare_outputs.ArmPredictions.os_at`);
+    * ``"lc"``: :math:`P_{LC,a}(\\tau)` at LC horizon ``lc_index`` (binary head made
+      non-increasing over the horizons, as the per-arm predictions are);
+    * ``"benefit"``: :math:`B = U_{a} - U_{b}` with :math:`U = \\alpha P_{OS}(\\tau) + \\beta
+      P_{LC}(\\tau)` (:func:`oncofusion.decide.recommend`), ``arm`` :math:`a` the recommended
+      arm and ``versus`` :math:`b` the runner-up: the recommendation's expected benefit.
+
+    ``os``/``lc`` are probabilities (:meth:`log_odds` exists); the benefit lies in
+    :math:`[-(\\alpha + \\beta), \\alpha + \\beta]` and has no log-odds, so Grad-CAM
+    differentiates the value itself (``score="value"``).
+
+    Parameters
+    ----------
+    kind
+        ``"os"``, ``"lc"`` or ``"benefit"``.
+    arm
+        The arm (``"benefit"``: the arm whose advantage is explained).
+    time
+        The decision horizon :math:`\\tau` (cohort time unit).
+    cuts
+        The model's OS grid :math:`c_0 < \\dots < c_K`.
+    lc_index
+        Index of :math:`\\tau` among the LC horizons; None when LC is not used (then a
+        ``"benefit"`` is :math:`\\alpha (P_{OS,a} - P_{OS,b})`).
+    versus
+        The other arm of a ``"benefit"``.
+    alpha, beta
+        Utility weights (MM-Care: 0.7 and 0.3).
+    """
+
+    kind: str
+    arm: str
+    time: float
+    cuts: tuple[float, ...]
+    lc_index: int | None = None
+    versus: str | None = None
+    alpha: float = 0.7
+    beta: float = 0.3
+
+    def __post_init__(self) -> None:
+        look_up_option(self.kind, list(DECISION_KINDS), what="decision target kind")
+        _interpolation(self.cuts, float(self.time))
+        if self.kind == "lc" and self.lc_index is None:
+            raise ConfigError("a P_LC target needs lc_index (the decision horizon among the LC horizons).")
+        if self.kind == "benefit":
+            if self.versus is None or self.versus == self.arm:
+                raise ConfigError("a benefit target needs versus=, an arm other than arm=.")
+            if self.alpha < 0 or self.beta < 0 or self.alpha + self.beta == 0:
+                raise ConfigError("alpha and beta must be non-negative and not both 0.")
+
+    @property
+    def is_probability(self) -> bool:
+        """True for ``os``/``lc`` (a log-odds exists), False for the benefit."""
+        return DECISION_KINDS[self.kind][1]
+
+    @property
+    def higher_is_worse(self) -> bool:
+        """Always False: survival, local control and benefit are good outcomes."""
+        return False
+
+    @property
+    def uses_lc(self) -> bool:
+        return self.lc_index is not None and (self.kind == "lc" or self.beta > 0)
+
+    @property
+    def label(self) -> str:
+        """E.g. ``"P_OS at t=36 (arm surgery)"`` or ``"benefit of surgery over sbrt at t=36"``."""
+        if self.kind == "benefit":
+            return f"benefit of {self.arm} over {self.versus} at t={self.time:g}"
+        name = "P_OS" if self.kind == "os" else "P_LC"
+        return f"{name} at t={self.time:g} (arm {self.arm})"
+
+    def _utility(self, output: Mapping[str, Any], arm: str) -> torch.Tensor:
+        block = _block(output, arm)
+        u = self.alpha * torch.exp(_os_log_pair(block, self.cuts, float(self.time))[0])
+        if self.uses_lc:
+            u = u + self.beta * torch.exp(_lc_log_pair(block, int(self.lc_index))[0])  # type: ignore[arg-type]
+        return u
+
+    def _log_pair(self, output: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        block = _block(output, self.arm)
+        if self.kind == "os":
+            return _os_log_pair(block, self.cuts, float(self.time))
+        if self.kind == "lc":
+            return _lc_log_pair(block, int(self.lc_index))  # type: ignore[arg-type]
+        raise ConfigError(
+            "the expected benefit is a difference of utilities, not a probability: it has no "
+            "log-odds (explain its value: Grad-CAM score='value')."
+        )
+
+    def __call__(self, output: Mapping[str, Any]) -> torch.Tensor:
+        """The target (B,) from a per-arm network output (differentiable)."""
+        if self.kind == "benefit":
+            return self._utility(output, self.arm) - self._utility(output, str(self.versus))
+        log_p, log_q = self._log_pair(output)
+        return torch.where(log_p < log_q, torch.exp(log_p), -torch.expm1(log_q))
+
+    def log_odds(self, output: Mapping[str, Any]) -> torch.Tensor:
+        """:math:`\\log p - \\log(1 - p)` of a probability target (ConfigError for the benefit)."""
+        log_p, log_q = self._log_pair(output)
+        return log_p - log_q
+
+
+def decision_targets(
+    arms: Sequence[str],
+    *,
+    cuts: Sequence[float],
+    horizon: float,
+    lc_horizons: Sequence[float] = (),
+    recommended: str,
+    versus: str | None = None,
+    alpha: float = 0.7,
+    beta: float = 0.3,
+) -> dict[str, DecisionTarget]:
+    """The targets that explain a treatment decision, keyed ``os_<arm>``, ``lc_<arm>`` (when
+    the model predicts LC at the decision horizon) and ``benefit``.
+
+    Parameters
+    ----------
+    arms
+        The model's arms.
+    cuts, horizon
+        OS grid and decision horizon :math:`\\tau`.
+    lc_horizons
+        The model's LC horizons (empty: no LC output; LC then enters neither the targets nor
+        the utility, as in :meth:`ArmPredictions.recommend`).
+    recommended, versus
+        The recommended arm and the arm it is compared with (default: the first other arm;
+        with more than two arms pass the runner-up).
+    alpha, beta
+        Utility weights.
+    """
+    arms = [str(a) for a in arms]
+    recommended = look_up_option(str(recommended), arms, what="treatment arm")
+    others = [a for a in arms if a != recommended]
+    if not others:
+        raise ConfigError(f"a decision needs at least two arms, the model has {arms}.")
+    versus = others[0] if versus is None else look_up_option(str(versus), others, what="treatment arm")
+    c = tuple(float(x) for x in cuts)
+    lc_index = None
+    if len(lc_horizons):
+        hit = np.flatnonzero(np.isclose(np.asarray(lc_horizons, float), float(horizon)))
+        if hit.size:
+            lc_index = int(hit[0])
+        elif beta > 0:
+            raise ConfigError(
+                f"local control is predicted at {list(lc_horizons)}, not at the decision horizon "
+                f"{horizon:g}, so the utility cannot weight it. Fix: use one of those horizons or beta=0."
+            )
+    out: dict[str, DecisionTarget] = {}
+    for a in arms:
+        out[f"os_{a}"] = DecisionTarget("os", a, float(horizon), c, lc_index, alpha=alpha, beta=beta)
+    if lc_index is not None:
+        for a in arms:
+            out[f"lc_{a}"] = DecisionTarget("lc", a, float(horizon), c, lc_index, alpha=alpha, beta=beta)
+    out["benefit"] = DecisionTarget(
+        "benefit", recommended, float(horizon), c, lc_index, versus=versus, alpha=alpha, beta=beta
+    )
+    return out
+
+
+#: what the explainers accept: a discrete-time/per-arm :class:`Target` or a :class:`DecisionTarget`
+AnyTarget = Target | DecisionTarget

@@ -62,7 +62,7 @@ class SiteClient(NumPyClient):
     def get_properties(self, config: dict[str, Any]) -> dict[str, Any]:
         """The site's name, schema and preprocessing statistics (aggregates only)."""
         self._check("properties", config, [])
-        schema = self.trainer.cohort.schema.model_dump(mode="json", exclude={"name", "description", "extra"})
+        schema = self.trainer.cohort.schema.model_dump(mode="json", exclude={"name", "description", "extra", "labels"})
         fields = {"stats": json.dumps(self.trainer.statistics()), "schema": json.dumps(schema),
                   "n_train": self.trainer.n_train, "n_val": len(self.trainer.val_ids),
                   "events_train": int(self.trainer.train_event.sum())}

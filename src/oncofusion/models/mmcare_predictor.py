@@ -15,7 +15,7 @@ import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -133,6 +133,55 @@ class MMCarePredictor(FittedSurvivalModel):
         from oncofusion.data.dataset import PatientDataset
 
         return PatientDataset(cohort, self.preprocessor, image_shape=image_shape(self.config))
+
+    # ------------------------------------------------------------------ explanation
+    @property
+    def explain_network(self) -> torch.nn.Module:
+        """The module whose output the explanation targets read: the body of
+        :class:`~oncofusion.models.mmcare.MMCareNet` (encoders -> fusion -> per-arm head),
+        ``forward(batch) -> {arm: block, "attention": ...}``; unlike the full network it
+        needs no received arm. See :mod:`oncofusion.explain.decision`."""
+        return cast(torch.nn.Module, self.network.body)
+
+    def model_inputs(
+        self, cohort: Cohort, patient_ids: Sequence[str] | None = None, *, imaging: bool = True
+    ) -> dict[str, Any]:
+        """The collated batch the network reads for ``patient_ids`` (default: all) of ``cohort``,
+        in that order: after the segmentation -> ROI step when the run has one, through the
+        same steps as :meth:`predict_arms`, so explanations explain what is predicted.
+
+        ``imaging=False`` leaves the images out (mask False; no segmentation is run): for a
+        SHAP background, whose images are never read.
+
+        Raises
+        ------
+        CohortError
+            A patient id that is not in the cohort, or a cohort in another format.
+        """
+        from oncofusion.data.collate import collate_patients
+        from oncofusion.data.dataset import PatientDataset
+
+        self._check_schema(cohort)
+        known = [str(p) for p in cohort.patient_ids]
+        ids = known if patient_ids is None else [str(p) for p in patient_ids]
+        unknown = sorted(set(ids) - set(known))
+        if unknown:
+            raise CohortError(
+                f"patient(s) {unknown[:5]} are not in cohort '{cohort.name}' ({len(known)} patients).",
+                file="patients.csv",
+                column="patient_id",
+                fix="pass ids from the cohort's patients.csv.",
+            )
+        if not ids:
+            raise CohortError("no patient to read: the cohort (or the id list) is empty.",
+                              file="patients.csv", fix="pass at least one patient.")  # fmt: skip
+        part = cohort.subset(ids)
+        if not imaging:
+            ds = PatientDataset(part, self.preprocessor, image_shape=None)
+            return collate_patients([ds[ds.index_of(p)] for p in ids])
+        with tempfile.TemporaryDirectory(prefix="mmcare-roi-") as tmp:
+            ds = self._dataset(self._roi(part, Path(tmp)))
+            return collate_patients([ds[ds.index_of(p)] for p in ids])  # read before tmp goes
 
     # ------------------------------------------------------------------ prediction
     def predict_arms(

@@ -3,7 +3,10 @@
 * :func:`patient_report`: one self-contained page per patient: the risk curve with its
   MC-dropout band and tier (thresholds fixed on validation), the update after each
   follow-up visit, per-arm outcomes and the recommendation (models with arms), Grad-CAM,
-  SHAP, biomarker trajectories with attention, data-quality flags and the model card.
+  SHAP, biomarker trajectories with attention, data-quality flags and the model card. For
+  MM-Care the explanation is of the treatment decision (:mod:`oncofusion.report.decision`):
+  what drove the recommendation, Grad-CAM on the CT slices through the tumour, and SHAP
+  values of the benefit of the recommended arm and of overall survival under each arm.
 * :func:`cohort_report`: the run's evaluation tables and figures, interactive calibration
   and decision curves, and the model card.
 

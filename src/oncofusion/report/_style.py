@@ -11,6 +11,7 @@ __all__ = [
     "LAYOUT",
     "TIER_COLORS",
     "arm_color",
+    "direction_colors",
     "new_figure",
     "num",
     "pct",
@@ -27,6 +28,15 @@ ARM_COLORS = ("#1f5fa8", "#d95f02", "#1b9e77", "#7570b3", "#e7298a")
 RISK_COLOR = "#8e1b3d"
 BAND_COLOR = "rgba(142, 27, 61, 0.18)"
 INCREASE, DECREASE = "#c62828", "#1f5fa8"  # SHAP: raises / lowers the explained risk
+FAVOURS = "#2e7d32"  # raises a good outcome (survival, local control, a treatment's benefit)
+
+
+def direction_colors(target: Any) -> tuple[str, str]:
+    """Colours of a positive and a negative contribution to ``target``: red/blue for a risk
+    (higher is worse), green/red for a good outcome (``higher_is_worse`` False)."""
+    if getattr(target, "higher_is_worse", True):
+        return INCREASE, DECREASE
+    return FAVOURS, INCREASE
 
 #: a light layout shared by the charts (system fonts only: the report works offline)
 LAYOUT: dict[str, Any] = {

@@ -19,6 +19,7 @@ from oncofusion.report._style import (
     LAYOUT,
     RISK_COLOR,
     arm_color,
+    direction_colors,
     new_figure,
     pct,
     plotly_div,
@@ -32,6 +33,8 @@ __all__ = [
     "risk_curve_chart",
     "shap_chart",
     "shap_rows",
+    "shap_value_text",
+    "target_value_text",
     "updates_chart",
 ]
 
@@ -159,13 +162,14 @@ def _alpha(hex_color: str, a: float = 0.18) -> str:
     return f"rgba({r},{g},{b},{a})"
 
 
-def shap_rows(shap: pd.DataFrame, top: int = 10) -> pd.DataFrame:
-    """The ``top`` variables by :math:`|\\phi|` and one row lumping the rest (if any)."""
+def shap_rows(shap: pd.DataFrame, top: int = 10, names: dict[str, str] | None = None) -> pd.DataFrame:
+    """The ``top`` variables by :math:`|\\phi|` and one row lumping the rest (if any);
+    ``names`` gives variables in clinical words (the cohort's ``labels:``)."""
     df = shap.sort_values("rank").reset_index(drop=True)
+    words = names or {}
     labels = []
     for _, r in df.iterrows():
-        value = "missing (imputed)" if r["missing"] else ("—" if r["value"] is None else _short(r["value"]))
-        labels.append(f"{r['variable']} = {value}")
+        labels.append(f"{words.get(r['variable'], r['variable'])} = {shap_value_text(r)}")
     out = pd.DataFrame({"label": labels, "shap": df["shap"].astype(float)})
     if len(out) > top:
         rest = out.iloc[top:]
@@ -180,29 +184,52 @@ def _short(v: Any) -> str:
     return str(v)
 
 
-def shap_chart(expl: Any) -> str:
-    """Waterfall from the average prediction :math:`\\phi_0` to this patient's, in points of risk."""
+def shap_value_text(row: Any) -> str:
+    """A SHAP table row's value as shown: the level, the number, or "missing (imputed)"."""
+    if bool(row["missing"]):
+        return "missing (imputed)"
+    return "—" if row["value"] is None else _short(row["value"])
+
+
+def target_value_text(target: Any, value: float) -> str:
+    """A probability target in percent; any other (the expected benefit) in signed points."""
+    if getattr(target, "is_probability", True):
+        return pct(value)
+    return f"{signed_points(value)} points"
+
+
+def target_axis_title(target: Any) -> str:
+    if getattr(target, "is_probability", True):
+        return f"{target.label} (%)"
+    return f"{target.label} (points of utility)"
+
+
+def shap_chart(expl: Any, *, div_id: str = "chart-shap", names: dict[str, str] | None = None) -> str:
+    """Waterfall from the average prediction :math:`\\phi_0` to this patient's, in points of risk
+    (of utility for the expected benefit of a treatment)."""
     import plotly.graph_objects as go
 
-    rows = shap_rows(expl.shap).iloc[::-1]
+    rows = shap_rows(expl.shap, names=names).iloc[::-1]
+    up, down = direction_colors(expl.target)
     base = float(expl.shap_base_value)
     labels = [*rows["label"], "this patient"]
     values = [*(100 * rows["shap"]), 0.0]
     path = 100 * (base + np.concatenate([[0.0], np.cumsum(rows["shap"].to_numpy(float))]))
     span = max(float(path.max() - path.min()), 1e-3)
-    fig = new_figure(xaxis_title=f"{expl.target.label} (%)", margin={"l": 190, "r": 70, "t": 45, "b": 50},
+    fig = new_figure(xaxis_title=target_axis_title(expl.target), margin={"l": 190, "r": 70, "t": 45, "b": 50},
                      showlegend=False)
     fig.add_trace(go.Waterfall(orientation="h", y=labels, x=values, base=100 * base,
                                measure=[*["relative"] * len(rows), "total"],
-                               increasing={"marker": {"color": INCREASE}}, decreasing={"marker": {"color": DECREASE}},
+                               increasing={"marker": {"color": up}}, decreasing={"marker": {"color": down}},
                                totals={"marker": {"color": "#555"}}, connector={"line": {"color": "#bbb"}},
-                               text=[*[signed_points(v) for v in rows["shap"]], pct(expl.prediction)],
+                               text=[*[signed_points(v) for v in rows["shap"]],
+                                     target_value_text(expl.target, expl.prediction)],
                                textposition="outside", cliponaxis=False, hoverinfo="y+text"))
     fig.add_vline(x=100 * base, line={"dash": "dot", "color": "#555"})
     fig.add_annotation(x=100 * base, y=1.0, yref="paper", yanchor="bottom", showarrow=False, font={"size": 11},
-                       text=f"average over background: {pct(base)}")
+                       text=f"average over background: {target_value_text(expl.target, base)}")
     fig.update_xaxes(range=[path.min() - 0.35 * span, path.max() + 0.35 * span])
-    return plotly_div(fig, "chart-shap", height=max(260, 34 * len(labels) + 80))
+    return plotly_div(fig, div_id, height=max(260, 34 * len(labels) + 80))
 
 
 def biomarker_chart(data: Any) -> str:

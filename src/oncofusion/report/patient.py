@@ -96,6 +96,13 @@ def patient_view(d: PatientReportData) -> dict[str, Any]:
     shape = getattr(getattr(getattr(ctx.model, "config", None), "data", None), "image_shape", None)
     view["image_shape"] = " × ".join(str(x) for x in shape) if shape else "the model's input size"
     view["cross"] = ""
+    view["decision"] = None
+    if d.decision is not None and d.arms is not None:
+        from oncofusion.report.decision import decision_view
+
+        view["decision"] = decision_view(d.decision, d.arms.recommendation, d.labels, d.time_unit,
+                                         kind=view["imaging_kind"])
+        view["decision"]["roi_step"] = getattr(ctx.model, "segmenter", None) is not None
     if expl is not None:
         if expl.frames is not None:
             from oncofusion.report.static import gradcam_overlay
@@ -129,7 +136,10 @@ def _range(stat: tuple[float, float | None, float | None]) -> str:
 
 def _charts(d: PatientReportData, interactive: bool) -> dict[str, str | None]:
     expl = d.explanation
+    if d.decision is not None and d.decision.has_shap:
+        expl = d.decision.explanations["benefit"]  # the decision report charts the benefit's SHAP values
     has_shap = expl is not None and expl.shap is not None and len(expl.shap)
+    contributions = expl is not None and d.decision is None  # the decision report has them as a table
     if interactive:
         from oncofusion.report import charts as c
 
@@ -137,8 +147,8 @@ def _charts(d: PatientReportData, interactive: bool) -> dict[str, str | None]:
         return {
             "risk": c.risk_curve_chart(d), "updates": c.updates_chart(d) if d.updates else None,
             "biomarkers": c.biomarker_chart(d) if d.biomarkers is not None else None,
-            "os": os_div, "lc": lc_div, "shap": c.shap_chart(expl) if has_shap else None,
-            "contributions": c.contribution_chart(expl) if expl is not None else None,
+            "os": os_div, "lc": lc_div, "shap": c.shap_chart(expl, names=d.labels) if has_shap else None,
+            "contributions": c.contribution_chart(expl) if contributions else None,
         }
     from oncofusion.report import static as s
 
@@ -150,8 +160,8 @@ def _charts(d: PatientReportData, interactive: bool) -> dict[str, str | None]:
         "updates": img(s.updates_png(d), "updates") if d.updates else None,
         "biomarkers": img(s.biomarker_png(d), "biomarkers") if d.biomarkers is not None else None,
         "os": img(s.arms_png(d), "outcomes per arm") if d.arms is not None else None, "lc": None,
-        "shap": img(s.shap_png(expl), "SHAP") if has_shap else None,
-        "contributions": img(s.contribution_png(expl), "modality contributions") if expl is not None else None,
+        "shap": img(s.shap_png(expl, names=d.labels), "SHAP") if has_shap else None,
+        "contributions": img(s.contribution_png(expl), "modality contributions") if contributions else None,
     }
 
 
@@ -170,7 +180,7 @@ def render_patient(d: PatientReportData, *, interactive: bool = True) -> str:
 def patient_report(model_or_run_dir: Any, cohort: Any = None, patient_id: str | None = None, *,
                    out: str | Path | None = None, pdf: str | Path | None = None,
                    run_dir: str | Path | None = None, n_draws: int = 40, explain: bool = True,
-                   seed: int = 0) -> str:
+                   seed: int = 0, shap_nsamples: int | str = "auto") -> str:
     """One patient's report: a self-contained interactive HTML page (and optionally a PDF).
 
     Parameters
@@ -192,9 +202,13 @@ def patient_report(model_or_run_dir: Any, cohort: Any = None, patient_id: str | 
     n_draws
         Monte-Carlo-dropout passes for the uncertainty bands (0: none).
     explain
-        Compute Grad-CAM, SHAP and modality contributions.
+        Compute Grad-CAM, SHAP and modality contributions (for MM-Care: of the treatment
+        decision, :func:`oncofusion.explain.explain_decision`).
     seed
         Seed of the dropout passes and of SHAP: the same seed gives the same report.
+    shap_nsamples
+        Kernel SHAP coalitions (``"auto"``: every coalition up to 11 variables, else
+        ``2 M + 2048`` for ``M`` variables).
 
     Returns
     -------
@@ -221,7 +235,8 @@ def patient_report(model_or_run_dir: Any, cohort: Any = None, patient_id: str | 
         from oncofusion.data import load_cohort
 
         cohort = load_cohort(cohort, check_images=False)
-    data = build_patient_data(ctx, cohort, str(patient_id), n_draws=n_draws, explain=explain, seed=seed)
+    data = build_patient_data(ctx, cohort, str(patient_id), n_draws=n_draws, explain=explain, seed=seed,
+                              shap_nsamples=shap_nsamples)
     html = render_patient(data, interactive=True)
     if out is not None:
         write_html(html, out)

@@ -3,7 +3,9 @@
 :func:`build_patient_data` scores the patient (baseline curve with its MC-dropout band,
 the tier, the update after each follow-up visit, per-arm outcomes and the recommendation
 for a model with arms), explains the baseline prediction (Grad-CAM, SHAP, modality
-contributions; :mod:`oncofusion.explain`), reads the temporal attention after the last
+contributions; :mod:`oncofusion.explain`) or, for MM-Care, the treatment decision
+(:func:`oncofusion.explain.explain_decision`: the benefit of the recommended arm and
+:math:`P_{OS}`/:math:`P_{LC}` under each arm), reads the temporal attention after the last
 visit, and checks the data (:mod:`oncofusion.report.quality`).
 """
 
@@ -89,6 +91,8 @@ class PatientReportData:
     attention: pd.DataFrame | None
     attention_landmark: float | None
     flags: list[Flag] = field(default_factory=list)
+    decision: Any = None
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 def _patient(cohort: Any, patient_id: str) -> Any:
@@ -199,13 +203,8 @@ def _updates(model: Any, patient: Any, horizon: float, baseline: float, key: str
     return updates
 
 
-def _explain(ctx: RunContext, patched: Any, pid: str, horizon: float, arm: str | None,
-             seed: int) -> tuple[Any, str]:
-    from oncofusion.explain import explain_with_predictor, make_target
-
-    model = ctx.model
-    cuts = np.asarray(model.cuts, dtype=float)
-    target = make_target("risk", time=_on_grid(horizon, cuts), cuts=cuts, arm=arm)
+def _background(ctx: RunContext, patched: Any, pid: str, seed: int) -> tuple[Any, str]:
+    """The SHAP background (the run's training patients) and the sentence that says what it is."""
     background = ctx.split("train")
     note = ""
     if background is None:
@@ -217,13 +216,47 @@ def _explain(ctx: RunContext, patched: Any, pid: str, horizon: float, arm: str |
         note = f"SHAP background: 50 training patients drawn at random (seed {seed})."
     else:
         note = f"SHAP background: the {len(background)} training patients."
+    return background, note
+
+
+def _explain(ctx: RunContext, patched: Any, pid: str, horizon: float, arm: str | None,
+             seed: int, shap_nsamples: int | str) -> tuple[Any, str]:
+    from oncofusion.explain import explain_with_predictor, make_target
+
+    model = ctx.model
+    cuts = np.asarray(model.cuts, dtype=float)
+    target = make_target("risk", time=_on_grid(horizon, cuts), cuts=cuts, arm=arm)
+    background, note = _background(ctx, patched, pid, seed)
     expl = explain_with_predictor(model, patched, pid, target=target, background=background, n_frames=3,
-                                  seed=seed)
+                                  shap_nsamples=shap_nsamples, seed=seed)
     return expl, note
 
 
+def _explain_decision(ctx: RunContext, patched: Any, pid: str, view: ArmsView, seed: int,
+                      shap_nsamples: int | str) -> tuple[Any, str]:
+    """The MM-Care decision explained: the recommended arm against the runner-up, with the
+    weights and horizon of the recommendation the report shows."""
+    from oncofusion.explain import explain_decision
+
+    rec = view.recommendation
+    best = str(rec["recommended"])
+    others = [a for a in view.arms if a != best]
+    versus = max(others, key=lambda a: float(rec[f"utility_{a}"]))
+    background, note = _background(ctx, patched, pid, seed)
+
+    def given(key: str) -> float | None:  # the recommendation's own weights and horizon, when it has them
+        v = rec.get(key)
+        return float(v) if isinstance(v, int | float) and np.isfinite(v) else None
+
+    dec = explain_decision(ctx.model, patched, pid, background=background, recommended=best, versus=versus,
+                           alpha=given("alpha"), beta=given("beta"), horizon=given("horizon"), n_slices=3,
+                           shap_nsamples=shap_nsamples, seed=seed)
+    return dec, note
+
+
 def build_patient_data(ctx: RunContext, cohort: Any, patient_id: str, *, n_draws: int = 40,
-                       explain: bool = True, seed: int = 0) -> PatientReportData:
+                       explain: bool = True, seed: int = 0,
+                       shap_nsamples: int | str = "auto") -> PatientReportData:
     """Score, explain and check one patient for the report.
 
     Parameters
@@ -240,6 +273,9 @@ def build_patient_data(ctx: RunContext, cohort: Any, patient_id: str, *, n_draws
         Compute Grad-CAM/SHAP/contributions (the slowest part).
     seed
         Seed of the dropout draws and of SHAP.
+    shap_nsamples
+        Kernel SHAP coalitions (``"auto"``: every coalition up to 11 variables, else
+        ``2 M + 2048`` for ``M`` variables).
     """
     model = ctx.model
     patient = _patient(cohort, patient_id)
@@ -289,13 +325,18 @@ def build_patient_data(ctx: RunContext, cohort: Any, patient_id: str, *, n_draws
                                    outside_support=pa.outside_support if pa else None,
                                    propensity=pa.propensity if pa else None)
 
-    expl, note = None, "Explanations were not requested."
-    if explain and not hasattr(model, "make_dataset"):
-        note = (f"Explanations are not available for {type(model).__name__} yet: it does not expose "
-                "make_dataset(), which Grad-CAM and SHAP need to rebuild the model's input.")
+    expl, decision, note = None, None, "Explanations were not requested."
+    if explain and hasattr(model, "model_inputs") and arms_view is not None:
+        try:
+            decision, note = _explain_decision(ctx, patched, pid, arms_view, seed, shap_nsamples)
+        except OncofusionError as e:
+            note = f"Explanations are not available for this patient: {e}"
+    elif explain and not hasattr(model, "make_dataset"):
+        note = (f"Explanations are not available for {type(model).__name__} yet: it exposes neither "
+                "make_dataset() nor model_inputs(), which Grad-CAM and SHAP need to rebuild the model's input.")
     elif explain:
         try:
-            expl, note = _explain(ctx, patched, pid, horizon, key, seed)
+            expl, note = _explain(ctx, patched, pid, horizon, key, seed, shap_nsamples)
         except OncofusionError as e:
             note = f"Explanations are not available for this patient: {e}"
 
@@ -318,5 +359,6 @@ def build_patient_data(ctx: RunContext, cohort: Any, patient_id: str, *, n_draws
         horizon_risks=horizon_risks, tier=tier, headline=headline,
         updates=_updates(model, patched, horizon, baseline, key), arms=arms_view, explanation=expl,
         explanation_note=note, biomarkers=None if bm is None or not len(bm) else bm.reset_index(drop=True),
-        attention=attention, attention_landmark=att_time, flags=flags,
+        attention=attention, attention_landmark=att_time, flags=flags, decision=decision,
+        labels={**getattr(model.schema, "labels", {}), **getattr(patched.schema, "labels", {})},
     )

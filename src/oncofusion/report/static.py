@@ -16,6 +16,7 @@ from oncofusion.report._style import (
     INCREASE,
     RISK_COLOR,
     arm_color,
+    direction_colors,
     pct,
     png_data_uri,
     signed_points,
@@ -26,6 +27,7 @@ __all__ = [
     "arms_png",
     "biomarker_png",
     "contribution_png",
+    "decision_gradcam_png",
     "gradcam_overlay",
     "risk_curve_png",
     "shap_png",
@@ -145,20 +147,22 @@ def arms_png(data: Any) -> str:
     return png_data_uri(fig)
 
 
-def shap_png(expl: Any) -> str:
-    from oncofusion.report.charts import shap_rows
+def shap_png(expl: Any, names: dict[str, str] | None = None) -> str:
+    from oncofusion.report.charts import shap_rows, target_value_text
 
-    rows = shap_rows(expl.shap).iloc[::-1]
+    rows = shap_rows(expl.shap, names=names).iloc[::-1]
     fig = _figure(7.0, 0.32 * len(rows) + 1.2)
     ax = fig.add_subplot()
     vals = 100 * rows["shap"].to_numpy(float)
-    ax.barh(rows["label"], vals, color=[INCREASE if v > 0 else DECREASE for v in vals])
+    up, down = direction_colors(expl.target)
+    ax.barh(rows["label"], vals, color=[up if v > 0 else down for v in vals])
     for y, v in enumerate(vals):
         ax.annotate(signed_points(v / 100), (v, y), xytext=(3 if v >= 0 else -3, 0), textcoords="offset points",
                     ha="left" if v >= 0 else "right", va="center", fontsize=7)
     ax.axvline(0, color="#555", lw=0.8)
     ax.set_xlabel(f"SHAP value (percentage points of {expl.target.label}); average "
-                  f"{pct(expl.shap_base_value)} → this patient {pct(expl.prediction)}", fontsize=8)
+                  f"{target_value_text(expl.target, expl.shap_base_value)} → this patient "
+                  f"{target_value_text(expl.target, expl.prediction)}", fontsize=8)
     ax.tick_params(labelsize=8)
     _axes_style(ax)
     return png_data_uri(fig)
@@ -202,3 +206,43 @@ def contribution_png(expl: Any) -> str:
     _axes_style(ax)
     return png_data_uri(fig)
 
+
+
+def decision_gradcam_png(dec: Any, kind: str = "slice") -> str:
+    """MM-Care decision report: the CT slices through the tumour (largest ROI area; the ROI
+    outlined) and, below, the Grad-CAM map of the expected benefit and of :math:`P_{OS}`
+    under each arm laid over them (each map scaled to its own maximum)."""
+    keys = ["benefit"] + [f"os_{a}" for a in dec.arms]
+    keys = [k for k in keys if dec.cam(k) is not None]
+    names = {"benefit": f"benefit of {dec.recommended}\nover {dec.versus}",
+             **{f"os_{a}": f"P_OS under {a}" for a in dec.arms}}
+    idx = [int(i) for i in dec.slices]
+    k, n_total = len(idx), dec.image.shape[0]
+    fig = _figure(2.15 * k + 1.3, 1.95 * (len(keys) + 1) + 0.3)
+    axes = fig.subplots(len(keys) + 1, k, squeeze=False)
+    im = None
+    for j, s in enumerate(idx):
+        img = dec.image[s]
+        lo, hi = np.percentile(img, [1, 99])
+        for ax in axes[:, j]:
+            ax.imshow(img, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        title = f"{kind} {s + 1} of {n_total}"
+        if dec.roi_mask is not None:
+            m = dec.roi_mask[s] > 0
+            if m.any() and not m.all():
+                axes[0, j].contour(m.astype(float), levels=[0.5], colors="#00c8ff", linewidths=1.2)
+            title += f"\nROI {int(m.sum())} voxels"
+        axes[0, j].set_title(title, fontsize=8)
+        for r, key in enumerate(keys, start=1):
+            cam = dec.cam(key)[s]
+            im = axes[r, j].imshow(cam, cmap="jet", alpha=np.clip(0.15 + 0.6 * cam, 0, 1), vmin=0, vmax=1,
+                                   interpolation="nearest")
+    axes[0, 0].set_ylabel("CT (ROI outlined)", fontsize=8)
+    for r, key in enumerate(keys, start=1):
+        axes[r, 0].set_ylabel(names[key], fontsize=8)
+    if im is not None:
+        cb = fig.colorbar(im, ax=list(axes[1:, -1]), shrink=0.8)
+        cb.set_label("attribution (0–1)", fontsize=8)
+    return png_data_uri(fig)

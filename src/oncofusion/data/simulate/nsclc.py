@@ -67,6 +67,28 @@ _MISSING = {
     "suv_max": 0.10,
     "ecog": 0.01,
 }
+#: the variables in clinical words (``cohort.yaml`` ``labels:``), for reports
+LABELS: dict[str, str] = {
+    "age": "Age (years)",
+    "pack_years": "Smoking (pack-years)",
+    "fev1_pct": "FEV1 (% predicted)",
+    "dlco_pct": "DLCO (% predicted)",
+    "charlson": "Charlson comorbidity index",
+    "bmi": "Body-mass index (kg/m2)",
+    "tumour_size": "Tumour size (cm)",
+    "suv_max": "SUVmax on PET",
+    "sex": "Sex",
+    "smoking_status": "Smoking status",
+    "ecog": "ECOG performance status",
+    "t_stage": "T stage",
+    "histology": "Histology",
+    "central": "Central tumour (1 = yes)",
+    "egfr": "EGFR mutation",
+    "kras": "KRAS mutation",
+    "tp53": "TP53 mutation",
+    "stk11": "STK11 mutation",
+    "pd_l1": "PD-L1 expression (% of tumour cells)",
+}
 _STREAMS = ("clinical", "genomics", "treatment", "outcome", "missing", "images")
 _REFERENCE_SEED = 20240612
 _REFERENCE_N = 20_000
@@ -249,6 +271,7 @@ def simulate_nsclc(
         )  # fmt: skip
         render = _renderer(seed, ids, pop, size)
     schema["extra"] = ["site"]
+    schema["labels"] = {**LABELS, **{g: f"{g.upper()} expression" for g in EXPRESSION_GENES}}
     schema["description"] = (
         f"Simulated early-stage NSCLC cohort after MM-Care (n={n}, seed={seed}): CT nodule patch "
         "and mask, clinical, genomics with a gene graph, SBRT vs surgery, overall survival and "
