@@ -62,6 +62,26 @@ def test_cross_attention_alignment_is_differentiable_and_ablations_build():
         FUSIONS.build("cross_attention", dims=DIMS, n_slices=K, d_model=6, heads=4)
 
 
+def test_cross_attention_aligns_every_slice_to_a_short_visit_history():
+    """Regression: with 12 slices, bandwidth 4 and 2 visits, soft-DTW had no warping path, so
+    11 of the 12 slices got an all-zero biomarker value (PBC2 at landmark 1 year: most patients
+    have 2 visits, and DMA-Net predicted from age and sex only)."""
+    torch.manual_seed(0)
+    dims = {"biomarkers": 6, "clinical": 5}
+    fusion = FUSIONS.build("cross_attention", dims=dims, n_slices=12, d_model=8, heads=2,
+                           align_kwargs={"gamma": 0.1, "bandwidth": 4}).eval()
+    n_visits = torch.arange(1, 8)
+    b = len(n_visits)
+    feats = {"biomarkers": {"embedding": torch.randn(b, 6), "tokens": torch.randn(b, 7, 6),
+                            "token_mask": torch.arange(7)[None] < n_visits[:, None]},
+             "clinical": {"embedding": torch.randn(b, 5)}}
+    mask = {m: torch.ones(b, dtype=torch.bool) for m in dims}
+    out = fusion(feats, mask)
+    align = out["attention"]["alignment_biomarkers"]
+    assert (align.sum(-1) >= 1 - 1e-4).all()  # each warping path visits every slice
+    assert torch.isfinite(out["alignment_cost"]).all()
+
+
 def test_bidirectional_cross_attention_masks_keys_and_iterates():
     torch.manual_seed(0)
     dims = {**DIMS, "genomics": 7}

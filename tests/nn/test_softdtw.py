@@ -18,10 +18,12 @@ from oncofusion.nn.align._band import band_layout
 
 
 def in_band(i: int, j: int, T: int, S: int, w: float | None) -> bool:
-    """The band of the docs, written independently: |i/(T-1) - j/(S-1)| * max(T-1, S-1) <= w."""
+    """The band of the docs, written independently: |i/(T-1) - j/(S-1)| * max(T-1, S-1) <= w,
+    i.e. |j - i (S-1)/(T-1)| <= w (S-1) / max(T-1, S-1), a half-width never below 1/2."""
     if w is None or T == 1 or S == 1:
         return True
-    return abs(i / (T - 1) - j / (S - 1)) * max(T - 1, S - 1) <= w + 1e-9
+    half = max(w * (S - 1) / max(T - 1, S - 1), 0.5)
+    return abs(j - i * (S - 1) / (T - 1)) <= half + 1e-9
 
 
 def reference_sdtw(D: list[list[float]], gamma: float, w: float | None = None) -> float:
@@ -57,7 +59,8 @@ def reference_torch(D: torch.Tensor, gamma: float, w: float | None = None) -> to
     return R[T][S]
 
 
-CASES = [(5, 7, None), (6, 6, None), (6, 6, 1), (6, 6, 0), (4, 9, 3), (9, 4, 2), (1, 5, None), (5, 1, 2), (8, 8, 2)]
+CASES = [(5, 7, None), (6, 6, None), (6, 6, 1), (6, 6, 0), (4, 9, 3), (9, 4, 2), (1, 5, None), (5, 1, 2), (8, 8, 2),
+         (12, 2, 4), (12, 3, 1), (7, 2, 0)]
 
 
 @pytest.mark.parametrize("T,S,w", CASES, ids=[f"T{t}-S{s}-w{w}" for t, s, w in CASES])
@@ -97,6 +100,24 @@ def test_ragged_pairs_equal_their_unpadded_computation_and_padding_is_ignored():
             torch.testing.assert_close(E[b, : xl[b], : yl[b]], Eb[0], atol=1e-12, rtol=0)
             assert E[b, xl[b]:].abs().sum() == 0 and E[b, :, yl[b]:].abs().sum() == 0
     assert torch.autograd.gradcheck(lambda a, b: soft_dtw(a, b, 0.4, 1, xl, yl), (x, y))
+
+
+def test_a_short_sequence_against_many_slices_always_has_a_warping_path():
+    """Regression: 12 slices against 2 visits with bandwidth 4 left rows 5-6 without a column
+    (half-width 4/11 < 1/2), so no path existed: infinite cost and an all-zero alignment for
+    every slice but the last (DMA-Net lost the markers of every patient with two visits)."""
+    torch.manual_seed(4)
+    for T in (10, 12, 30):
+        for S in range(1, T + 1):
+            x, y = torch.randn(1, T, 3, dtype=torch.float64), torch.randn(1, S, 3, dtype=torch.float64)
+            value, E = soft_dtw(x, y, 0.1, 4)
+            assert torch.isfinite(value).all(), (T, S)
+            # every slice is aligned to the visits with total weight >= 1 (on the path)
+            assert (E[0].sum(-1) >= 1 - 1e-9).all(), (T, S)
+    # the same in a ragged batch (the fusion's case: one slice axis, histories of 1-5 visits)
+    x, y = torch.randn(5, 12, 3), torch.randn(5, 5, 3)
+    value, E = soft_dtw(x, y, 0.1, 4, torch.full((5,), 12), torch.tensor([1, 2, 3, 4, 5]))
+    assert torch.isfinite(value).all() and (E.sum(-1) >= 1 - 1e-5).all()
 
 
 def test_small_gamma_approaches_hard_dtw_within_the_log3_bound():

@@ -91,6 +91,10 @@ def fit(
         world_size=world_size,  # checked now; rank and world size come from the trainer at set-up
         rank=0,
     )
+    if hasattr(train_set, "bind_epoch_source"):
+        # epoch-keyed random draws of the training set (landmark augmentation) follow the
+        # epoch that Lightning sets on the batch sampler; unbound, every epoch repeats epoch 0's
+        train_set.bind_epoch_source(sampler)
     val_sampler = ShardSampler(len(val_set))  # type: ignore[arg-type]
     train_loader = _loader(train_set, config, collate, batch_sampler=sampler)
     val_loader = _loader(val_set, config, collate, sampler=val_sampler)

@@ -7,6 +7,14 @@ Only the cells inside the Sakoe-Chiba band are stored, so memory and time are
 
 i.e. ``|i - j| <= w`` for ``T == S`` (the convention of Sakoe & Chiba 1978, pysdtw and
 tslearn), measured along the longer axis otherwise, so both corners are always inside.
+Equivalently, row ``i`` holds the columns ``j`` with :math:`|j - i (S-1)/(T-1)| \\le h`,
+:math:`h = w (S-1) / \\max(T-1, S-1)`, and this half-width is widened to half a column
+where it is smaller (:math:`h \\ge 1/2`). Without that, when the rows far outnumber the
+columns (12 time slices against a history of 2 visits, ``w = 4``: :math:`h = 4/11`) some
+rows hold no column at all and no warping path exists, which gives an infinite cost and an
+all-zero alignment without any error. With :math:`h \\ge 1/2` every row keeps the column
+nearest to its point on the diagonal, so for ``T >= S`` a path always exists; a band too
+narrow for consecutive rows to connect (``S`` much longer than ``T``) is refused.
 
 Cells are numbered diagonal by diagonal (``d = i + j``), row-ascending within a diagonal;
 within each diagonal the in-band cells form one contiguous run. Two extra storage slots
@@ -93,7 +101,8 @@ def _row_bounds(T: int, S: int, bandwidth: float | None) -> tuple[Tensor, Tensor
     m = max(T - 1, S - 1)
     i = torch.arange(T, dtype=torch.float64)
     centre = i * (S - 1) / (T - 1)
-    half = float(bandwidth) * (S - 1) / m
+    # at least half a column, so that every row holds a cell (see the module docstring)
+    half = max(float(bandwidth) * (S - 1) / m, 0.5)
     eps = 1e-9
     lo = torch.ceil(centre - half - eps).clamp(min=0).long()
     hi = torch.floor(centre + half + eps).clamp(max=S - 1).long()
@@ -107,7 +116,7 @@ def row_bounds(T: int, S: int, bandwidth: float | None) -> tuple[Tensor, Tensor]
     if bandwidth is not None and bandwidth < 0:
         raise ValueError(f"bandwidth must be >= 0 or None (no band), got {bandwidth}.")
     lo, hi = _row_bounds(T, S, bandwidth)
-    if T > 1 and bool((lo[1:] > hi[:-1] + 1).any()):
+    if bool((lo > hi).any()) or (T > 1 and bool((lo[1:] > hi[:-1] + 1).any())):
         need = math.ceil(((max(T, S) - 1) / max(min(T, S) - 1, 1) - 1) / 2)
         raise ValueError(
             f"bandwidth={bandwidth} is too narrow for sequences of lengths {T} and {S}: "
