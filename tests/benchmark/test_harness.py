@@ -207,3 +207,36 @@ def test_a_runner_fingerprint_recomputes_cells_when_what_the_options_name_change
     content["width"] = 16
     run_benchmark(cfg)
     assert len(counting_runner.calls) == 2  # edited content: recomputed
+
+
+@pytest.mark.parametrize("name", ["deepsurv", "deephit"])
+def test_static_deep_comparators_predict_from_baseline_visits_only(
+    bench_cohort: Path, name: str
+) -> None:
+    # Visits stop at the event or censoring, so a static model that reads later visits (their
+    # values or the time of the last one) learns the follow-up: the runner must cut them at 0.
+    from oncofusion.data.cohort import Cohort
+
+    cohort = load_cohort(bench_cohort)
+    ids = list(cohort.patient_ids)
+    train, val, test = cohort.subset(ids[:50]), cohort.subset(ids[50:70]), cohort.subset(ids[70:])
+    baseline_only = Cohort(
+        root=test.root,
+        schema=test.schema,
+        patients=test.patients,
+        biomarkers=test.biomarkers[test.biomarkers["time"] <= 0.0].reset_index(drop=True),
+        metadata=dict(test.metadata),
+    )
+    assert len(baseline_only.biomarkers) < len(test.biomarkers)
+    runner = MODEL_RUNNERS.get(name)
+    times = np.array([1.0, 2.0, 3.0])
+    options = {"use": ["clinical", "biomarkers"], "max_epochs": 3, "hidden": [8]}
+    model = runner(train, val, 0, dict(options))
+    np.testing.assert_allclose(
+        model.predict_survival(test, times), model.predict_survival(baseline_only, times)
+    )
+    assert model.config.max_visit_time == 0.0
+    leaky = runner(train, val, 0, {**options, "max_visit_time": None})  # what it used to do
+    assert not np.allclose(
+        leaky.predict_survival(test, times), leaky.predict_survival(baseline_only, times)
+    )

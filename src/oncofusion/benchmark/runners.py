@@ -186,7 +186,7 @@ for _name in _CLASSICAL:
 # -- deep comparators -------------------------------------------------------------------------
 
 
-def _deep(name: str, module: str, fit_fn: str, config_cls: str) -> Runner:
+def _deep(name: str, module: str, fit_fn: str, config_cls: str, *, static: bool) -> Runner:
     def run(train: Any, val: Any, seed: int, options: dict[str, Any]) -> Any:
         import importlib
 
@@ -203,6 +203,11 @@ def _deep(name: str, module: str, fit_fn: str, config_cls: str) -> Runner:
         if use is not None:
             params.setdefault("use", [m for m in use if m != "imaging"])
         params.setdefault("accelerator", "cpu")
+        if static:
+            # A static model predicts from the baseline data, like the classical comparators
+            # (biomarker summaries at or before time 0). Later visits would leak follow-up:
+            # visits stop at the event or censoring, and the time of the last one is an input.
+            params.setdefault("max_visit_time", 0.0)
         config = getattr(mod, config_cls)(**params)
         return getattr(mod, fit_fn)(train, val, config, work_dir=options.get("work_dir"))
 
@@ -214,10 +219,10 @@ def _deep(name: str, module: str, fit_fn: str, config_cls: str) -> Runner:
 
 
 register_runner("deepsurv", source="oncofusion.models.deepsurv")(
-    _deep("deepsurv", "oncofusion.models.deepsurv", "fit_deepsurv", "DeepSurvConfig")
+    _deep("deepsurv", "oncofusion.models.deepsurv", "fit_deepsurv", "DeepSurvConfig", static=True)
 )
 register_runner("deephit", source="oncofusion.models.deephit")(
-    _deep("deephit", "oncofusion.models.deephit", "fit_deephit", "DeepHitConfig")
+    _deep("deephit", "oncofusion.models.deephit", "fit_deephit", "DeepHitConfig", static=True)
 )
 register_runner("dynamic_deephit", dynamic=True, source="oncofusion.models.dynamic_deephit")(
     _deep(
@@ -225,6 +230,7 @@ register_runner("dynamic_deephit", dynamic=True, source="oncofusion.models.dynam
         "oncofusion.models.dynamic_deephit",
         "fit_dynamic_deephit",
         "DynamicDeepHitConfig",
+        static=False,
     )
 )
 
