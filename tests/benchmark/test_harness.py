@@ -240,3 +240,27 @@ def test_static_deep_comparators_predict_from_baseline_visits_only(
     assert not np.allclose(
         leaky.predict_survival(test, times), leaky.predict_survival(baseline_only, times)
     )
+
+
+def test_metrics_at_a_horizon_where_follow_up_ends_are_evaluated_just_before_it(
+    bench_cohort: Path, tmp_path: Path
+) -> None:
+    # DMA-Net design: everyone event-free is followed to exactly the last horizon (3 here),
+    # where the cumulative/dynamic AUC and the IPCW Brier score are undefined.
+    root = tmp_path / "admin"
+    root.mkdir()
+    (root / "cohort.yaml").write_bytes((bench_cohort / "cohort.yaml").read_bytes())
+    p = pd.read_csv(bench_cohort / "patients.csv")
+    late = p["time"] > 3.0
+    p.loc[late, "event"] = 0
+    p.loc[late, "time"] = 3.0
+    p.to_csv(root / "patients.csv", index=False)
+    b = pd.read_csv(bench_cohort / "biomarkers.csv")
+    b[b["time"] <= 3.0].to_csv(root / "biomarkers.csv", index=False)
+    res = run_benchmark(_config(root, tmp_path / "out", ["cox"], seeds=2))
+    seeds = res.tables["seeds"].set_index("model")
+    for m in ("auc", "iauc", "uno_c", "brier", "ibs"):
+        assert np.isfinite(seeds.loc["cox", f"{m}_mean"]), m
+    time_t = res.tables["time"]
+    assert np.isfinite(time_t.loc[time_t["time"] > 2.9, "auc"]).all()
+    assert any("evaluated at 3 - 1e-06" in n for n in res.notes)

@@ -98,9 +98,12 @@ def prediction_sets(
     A model enters a seed only when all of that seed's folds succeeded; with ``cv`` the
     folds' test predictions are pooled (every patient once). Risk for the C-index is
     :math:`1 - S(h)` at the primary horizon ``h``; the censoring reference is the
-    development patients (the whole cohort with ``cv``).
+    development patients (the whole cohort with ``cv``). A horizon where the test patients'
+    follow-up ends (administrative censoring there: nobody is followed past it) is evaluated
+    just before it (:func:`oncofusion.evaluation.run.usable_horizon`).
     """
     from oncofusion.evaluation import PredictionSet
+    from oncofusion.evaluation.run import usable_horizon
 
     p = cohort.patients.set_index("patient_id")
     keep = evaluation_points(p["time"].to_numpy(dtype=np.float64), grid, horizons)
@@ -118,6 +121,7 @@ def prediction_sets(
             ids = frame["patient_id"].astype(str).to_numpy()
             surv = frame[[f"t{i}" for i in np.flatnonzero(keep)]].to_numpy(dtype=np.float64)
             k = int(np.searchsorted(grid[keep], h))
+            test_time = p.loc[ids, "time"].to_numpy(dtype=np.float64)
             sets[spec.name] = PredictionSet(
                 model=spec.name,
                 patient_ids=ids,
@@ -128,7 +132,7 @@ def prediction_sets(
                 risk=1.0 - surv[:, k],
                 train_time=p.loc[ref, "time"].to_numpy(),
                 train_event=p.loc[ref, "event"].to_numpy(),
-                horizons=horizons,
+                horizons=[usable_horizon(x, test_time) for x in horizons],
                 time_unit=cohort.schema.time_unit,
             )
         out[r] = sets
@@ -148,8 +152,15 @@ def evaluation_points(time: np.ndarray, grid: np.ndarray, horizons: Sequence[flo
 
 
 def evaluate_replicates(result: Any, cohort: Any, horizon: float) -> None:
-    """Evaluate every seed's prediction sets and fill ``result.tables`` and ``result.notes``."""
+    """Evaluate every seed's prediction sets and fill ``result.tables`` and ``result.notes``.
+
+    Where the test patients' follow-up ends exactly at ``horizon`` (everyone event-free is
+    censored there), the AUC and Brier score at it are undefined; they are evaluated at
+    ``horizon - 1e-6`` instead (:func:`oncofusion.evaluation.run.usable_horizon`, as in
+    ``oncofusion evaluate``), and a note says so.
+    """
     from oncofusion.evaluation import evaluate_predictions
+    from oncofusion.evaluation.run import usable_horizon
 
     cfg = result.config
     seeds = cfg.seed_list
@@ -164,6 +175,13 @@ def evaluate_replicates(result: Any, cohort: Any, horizon: float) -> None:
                 f"seed {seeds[r]}: reference '{cfg.reference}' has no predictions; "
                 f"comparisons use '{ref}'."
             )
+        h = usable_horizon(horizon, next(iter(sets.values())).time)
+        if h != horizon:
+            notes.append(
+                f"test follow-up ends at the primary horizon {horizon:g}, where the AUC and "
+                f"Brier score are undefined: they are evaluated at {horizon:g} - "
+                f"{horizon - h:.0e}."
+            )
         out = None
         if cfg.replicate_reports:
             out = result.out_dir / "replicates" / f"seed_{seeds[r]}"
@@ -172,7 +190,7 @@ def evaluate_replicates(result: Any, cohort: Any, horizon: float) -> None:
             rep = evaluate_predictions(
                 sets,
                 reference=ref,
-                horizon=horizon,
+                horizon=h,
                 out_dir=out,
                 n_resamples=cfg.n_resamples,
                 seed=seeds[r],
