@@ -326,3 +326,25 @@ def test_dynamic_deephit_patient_without_visits(fitted: dict, pbc: dict[str, Coh
         Cohort(test.root, test.schema, test.patients, bm), [1.0, 2.0]
     )
     assert np.isfinite(surv).all() and ((surv >= 0) & (surv <= 1)).all()
+
+
+@pytest.mark.parametrize("name", list(FITS))
+def test_a_level_only_in_the_test_split_is_known_from_the_cohort_vocabulary(
+    tmp_path, name: str
+) -> None:
+    # A rare category (e.g. NRAS mutant) that a stratified split puts only in the test part
+    # made the comparators raise "level did not occur in the training patients" at predict
+    # time; the subset remembers the cohort's levels, as the DMA-Net pipeline uses them.
+    export_dataset("pbc2", tmp_path)
+    patients = pd.read_csv(tmp_path / "patients.csv", dtype={"patient_id": str})
+    patients.loc[[130, 131], "sex"] = "x"
+    patients.to_csv(tmp_path / "patients.csv", index=False)
+    cohort = load_cohort(tmp_path)
+    ids = cohort.patient_ids
+    train, val = cohort.subset(ids[:90]), cohort.subset(ids[90:120])
+    test = cohort.subset(ids[120:145])
+    assert "x" not in set(train.patients["sex"]) | set(val.patients["sex"])
+    fit, cfg, _ = FITS[name]
+    model = fit(train, val, cfg(**SMALL))
+    surv = model.predict_survival(test, [1.0, 3.0])
+    assert surv.shape == (25, 2) and np.isfinite(surv).all()

@@ -96,7 +96,13 @@ def prepare_data(
     *,
     max_visit_time: float | None,
 ) -> PreparedData:
-    """Fit the preprocessing and the grid on ``cohort_train``; build both datasets."""
+    """Fit the preprocessing and the grid on ``cohort_train``; build both datasets.
+
+    The list of categorical levels comes from the cohort ``cohort_train`` was cut from
+    (:meth:`~oncofusion.data.cohort.Cohort.categorical_levels`; values only, no outcome), so a
+    rare level that the split put only in validation or test is a known all-zero column, as
+    in the DMA-Net pipeline; imputation and scales come from the training patients.
+    """
     from oncofusion.data.preprocess import TabularPreprocessor
 
     if len(cohort_train) < 2 or len(cohort_val) < 1:
@@ -105,7 +111,7 @@ def prepare_data(
             f"and {len(cohort_val)}. Fix: check the split."
         )
     time, event = outcomes(cohort_train)
-    prep = TabularPreprocessor().fit(cohort_train)
+    prep = TabularPreprocessor().fit(cohort_train, vocabulary_from_cohort=True)
     cuts = make_cuts(config, time, event)
     train_set = make_dataset(cohort_train, prep, config.use, max_visit_time)
     val_set = make_dataset(cohort_val, prep, config.use, max_visit_time)
