@@ -41,6 +41,17 @@ def _text(v: Any) -> str:
     return str(v)
 
 
+def _check_known(pid: str, what: str, record: dict[str, Any], known: list[str], source: str) -> None:
+    """A field the model does not know is an error, never silently dropped."""
+    unknown = sorted(set(record) - set(known))
+    if unknown:
+        raise CohortError(
+            f"record '{pid}' has {what} field(s) {unknown} that the model does not know; known: {known}.",
+            file=source,
+            fix="remove them or correct their names (names are case-sensitive).",
+        )
+
+
 def cohort_from_records(
     records: Sequence[Mapping[str, Any]],
     schema: CohortSchema,
@@ -116,8 +127,10 @@ def cohort_from_records(
             row[col] = _text(extra.get(col))
         rows.append(row)
         for v in rec_visits:
+            _check_known(pid, "visit", v, ["time", *schema.biomarkers], source)
             visits.append({"patient_id": pid, **{k: _text(x) for k, x in v.items()}})
         if rec.get("genomics"):
+            _check_known(pid, "genomics", dict(rec["genomics"]), list(schema.genomics), source)
             genes.append({"patient_id": pid, **{k: _text(x) for k, x in dict(rec["genomics"]).items()}})
         for img in rec.get("images") or []:
             images.append({"patient_id": pid, **{k: _text(x) for k, x in dict(img).items()}})
