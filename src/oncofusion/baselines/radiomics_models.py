@@ -16,14 +16,12 @@ fingerprint-checked) and :mod:`~oncofusion.baselines.xgb` (XGBoost JSON).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from oncofusion.baselines._common import Baseline, survival_target
-from oncofusion.baselines.cox import use_param
+from oncofusion.baselines._ensemble import EnsembleBaseline
 from oncofusion.baselines.features import TabularFeatures
 from oncofusion.baselines.radiomics import cohort_radiomics
 from oncofusion.baselines.trees import SksurvEnsemble
@@ -33,7 +31,7 @@ from oncofusion.errors import ConfigError
 __all__ = ["RFRadiomicsBaseline", "XGBRadiomicsBaseline"]
 
 
-class _RadiomicsBaseline(Baseline):
+class _RadiomicsBaseline(EnsembleBaseline):
     def __init__(
         self,
         use: str | Sequence[str] | None,
@@ -42,12 +40,7 @@ class _RadiomicsBaseline(Baseline):
         bins: int,
         glcm_levels: int,
     ) -> None:
-        super().__init__()
-        if int(n_estimators) < 1:
-            raise ConfigError(f"n_estimators must be >= 1, got {n_estimators}.")
-        self.use = use_param(use)
-        self.n_estimators = int(n_estimators)
-        self.seed = int(seed)
+        super().__init__(use, n_estimators, seed)
         self.bins = int(bins)
         self.glcm_levels = int(glcm_levels)
 
@@ -85,7 +78,7 @@ class _RadiomicsBaseline(Baseline):
         clin = self.features_.transform_frame(cohort)
         return pd.concat([clin, block.set_axis(clin.index)], axis=1)
 
-    def _predict_features(self, cohort: Any) -> np.ndarray:
+    def _features(self, cohort: Any) -> np.ndarray:
         return self._combine(cohort, self._radiomics(cohort)).to_numpy(dtype=np.float64)
 
     @property
@@ -93,10 +86,10 @@ class _RadiomicsBaseline(Baseline):
         extra = ["radiomics__missing"] if self.radiomics_state_["indicator"] else []
         return [*self.features_.feature_names, *self.radiomics_state_["columns"], *extra]
 
-    def _state_common(self) -> dict[str, Any]:
+    def _features_state(self) -> dict[str, Any]:
         return {"features": self.features_.to_dict(), "radiomics": self.radiomics_state_}
 
-    def _restore_common(self, state: dict[str, Any]) -> None:
+    def _set_features_state(self, state: dict[str, Any]) -> None:
         self.features_ = TabularFeatures.from_dict(state["features"])
         self.radiomics_state_ = dict(state["radiomics"])
 
@@ -117,6 +110,8 @@ class RFRadiomicsBaseline(_RadiomicsBaseline):
     """
 
     name = "rf_radiomics"
+    model_class = SksurvEnsemble
+    model_key = "ensemble"
 
     def __init__(
         self,
@@ -132,29 +127,14 @@ class RFRadiomicsBaseline(_RadiomicsBaseline):
         self.min_samples_leaf = int(min_samples_leaf)
         self.max_features = max_features
 
-    def fit(self, cohort: Any) -> RFRadiomicsBaseline:
-        time, event = survival_target(cohort)
-        X = self._fit_features(cohort)
+    def _new_model(self) -> SksurvEnsemble:
         params = {
             "n_estimators": self.n_estimators,
             "min_samples_leaf": self.min_samples_leaf,
             "max_features": self.max_features,
             "random_state": self.seed,
         }
-        self.model_ = SksurvEnsemble("rsf", params).fit(X, time, event)
-        self._remember(cohort)
-        return self
-
-    def predict_survival(self, cohort: Any, times: Any) -> np.ndarray:
-        t = self._check_times(times)
-        return self.model_.survival(self._predict_features(cohort), t)
-
-    def _get_state(self, run_dir: Path) -> dict[str, Any]:
-        return {**self._state_common(), "ensemble": self.model_.dump(run_dir)}
-
-    def _set_state(self, state: dict[str, Any], run_dir: Path) -> None:
-        self._restore_common(state)
-        self.model_ = SksurvEnsemble.restore(state["ensemble"], run_dir)
+        return SksurvEnsemble("rsf", params)
 
 
 class XGBRadiomicsBaseline(_RadiomicsBaseline):
@@ -173,6 +153,8 @@ class XGBRadiomicsBaseline(_RadiomicsBaseline):
     """
 
     name = "xgb_radiomics"
+    model_class = XGBSurvival
+    model_key = "xgb"
 
     def __init__(
         self,
@@ -190,23 +172,6 @@ class XGBRadiomicsBaseline(_RadiomicsBaseline):
         self.learning_rate = float(learning_rate)
         self.max_depth = int(max_depth)
 
-    def fit(self, cohort: Any) -> XGBRadiomicsBaseline:
-        time, event = survival_target(cohort)
-        X = self._fit_features(cohort)
+    def _new_model(self) -> XGBSurvival:
         params = {"eta": self.learning_rate, "max_depth": self.max_depth, "seed": self.seed}
-        self.model_ = XGBSurvival("survival:cox", params, self.n_estimators).fit(
-            X.to_numpy(), time, event
-        )
-        self._remember(cohort)
-        return self
-
-    def predict_survival(self, cohort: Any, times: Any) -> np.ndarray:
-        t = self._check_times(times)
-        return self.model_.survival(self._predict_features(cohort), t)
-
-    def _get_state(self, run_dir: Path) -> dict[str, Any]:
-        return {**self._state_common(), "xgb": self.model_.dump(run_dir)}
-
-    def _set_state(self, state: dict[str, Any], run_dir: Path) -> None:
-        self._restore_common(state)
-        self.model_ = XGBSurvival.restore(state["xgb"], run_dir)
+        return XGBSurvival("survival:cox", params, self.n_estimators)

@@ -33,15 +33,12 @@ import numpy as np
 import pandas as pd
 
 from oncofusion.baselines._common import (
-    Baseline,
     check_fingerprint,
     read_matrix,
     step_matrix,
-    survival_target,
     write_matrix,
 )
-from oncofusion.baselines.cox import resolve_use, use_param
-from oncofusion.baselines.features import TabularFeatures
+from oncofusion.baselines._ensemble import TabularEnsembleBaseline
 from oncofusion.errors import ConfigError
 
 __all__ = ["GBSABaseline", "RSFBaseline", "SksurvEnsemble"]
@@ -133,39 +130,17 @@ class SksurvEnsemble:
         return obj
 
 
-class _TreeBaseline(Baseline):
+class _TreeBaseline(TabularEnsembleBaseline):
     kind = ""
-    use: tuple[str, ...] | None
-    landmark: float
+    model_class = SksurvEnsemble
+    model_key = "ensemble"
 
     @abc.abstractmethod
     def _params(self) -> dict[str, Any]:
         """The scikit-survival estimator's keyword arguments."""
 
-    def fit(self, cohort: Any) -> _TreeBaseline:
-        time, event = survival_target(cohort)
-        self.features_ = TabularFeatures(
-            cohort.schema,
-            resolve_use(self.use, cohort.schema),
-            self.landmark,
-            standardize=False,
-        ).fit(cohort)
-        self.model_ = SksurvEnsemble(self.kind, self._params()).fit(
-            self.features_.transform_frame(cohort), time, event
-        )
-        self._remember(cohort)
-        return self
-
-    def predict_survival(self, cohort: Any, times: Any) -> np.ndarray:
-        t = self._check_times(times)
-        return self.model_.survival(self.features_.transform(cohort), t)
-
-    def _get_state(self, run_dir: Path) -> dict[str, Any]:
-        return {"features": self.features_.to_dict(), "ensemble": self.model_.dump(run_dir)}
-
-    def _set_state(self, state: dict[str, Any], run_dir: Path) -> None:
-        self.features_ = TabularFeatures.from_dict(state["features"])
-        self.model_ = SksurvEnsemble.restore(state["ensemble"], run_dir)
+    def _new_model(self) -> SksurvEnsemble:
+        return SksurvEnsemble(self.kind, self._params())
 
 
 class RSFBaseline(_TreeBaseline):
@@ -202,17 +177,11 @@ class RSFBaseline(_TreeBaseline):
         seed: int = 0,
         landmark: float = 0.0,
     ) -> None:
-        super().__init__()
-        if int(n_estimators) < 1:
-            raise ConfigError(f"n_estimators must be >= 1, got {n_estimators}.")
-        self.use = use_param(use)
-        self.n_estimators = int(n_estimators)
+        super().__init__(use, n_estimators, seed, landmark)
         self.min_samples_leaf = int(min_samples_leaf)
         self.min_samples_split = int(min_samples_split)
         self.max_features = max_features
         self.max_depth = max_depth
-        self.seed = int(seed)
-        self.landmark = float(landmark)
 
     def _params(self) -> dict[str, Any]:
         return {
@@ -257,17 +226,11 @@ class GBSABaseline(_TreeBaseline):
         seed: int = 0,
         landmark: float = 0.0,
     ) -> None:
-        super().__init__()
-        if int(n_estimators) < 1:
-            raise ConfigError(f"n_estimators must be >= 1, got {n_estimators}.")
-        self.use = use_param(use)
-        self.n_estimators = int(n_estimators)
+        super().__init__(use, n_estimators, seed, landmark)
         self.learning_rate = float(learning_rate)
         self.max_depth = int(max_depth)
         self.subsample = float(subsample)
         self.min_samples_leaf = int(min_samples_leaf)
-        self.seed = int(seed)
-        self.landmark = float(landmark)
 
     def _params(self) -> dict[str, Any]:
         return {

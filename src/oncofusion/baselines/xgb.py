@@ -31,14 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oncofusion.baselines._common import (
-    Baseline,
-    breslow_cumulative_hazard,
-    step_matrix,
-    survival_target,
-)
-from oncofusion.baselines.cox import resolve_use, use_param
-from oncofusion.baselines.features import TabularFeatures
+from oncofusion.baselines._common import breslow_cumulative_hazard, step_matrix
+from oncofusion.baselines._ensemble import TabularEnsembleBaseline
 from oncofusion.errors import ConfigError, ModelLoadError
 from oncofusion.registry import look_up_option
 
@@ -168,8 +162,10 @@ class XGBSurvival:
         return obj
 
 
-class _XGBBaseline(Baseline):
+class _XGBBaseline(TabularEnsembleBaseline):
     objective = ""
+    model_class = XGBSurvival
+    model_key = "xgb"
 
     def __init__(
         self,
@@ -184,21 +180,15 @@ class _XGBBaseline(Baseline):
         seed: int,
         landmark: float,
     ) -> None:
-        super().__init__()
-        if int(n_estimators) < 1:
-            raise ConfigError(f"n_estimators must be >= 1, got {n_estimators}.")
+        super().__init__(use, n_estimators, seed, landmark)
         if not float(learning_rate) > 0:
             raise ConfigError(f"learning_rate must be > 0, got {learning_rate}.")
-        self.use = use_param(use)
-        self.n_estimators = int(n_estimators)
         self.learning_rate = float(learning_rate)
         self.max_depth = int(max_depth)
         self.subsample = float(subsample)
         self.colsample_bytree = float(colsample_bytree)
         self.min_child_weight = float(min_child_weight)
         self.reg_lambda = float(reg_lambda)
-        self.seed = int(seed)
-        self.landmark = float(landmark)
 
     def _xgb_params(self) -> dict[str, Any]:
         return {
@@ -211,27 +201,8 @@ class _XGBBaseline(Baseline):
             "seed": self.seed,
         }
 
-    def fit(self, cohort: Any) -> _XGBBaseline:
-        time, event = survival_target(cohort)
-        self.features_ = TabularFeatures(
-            cohort.schema, resolve_use(self.use, cohort.schema), self.landmark, standardize=False
-        ).fit(cohort)
-        self.model_ = XGBSurvival(self.objective, self._xgb_params(), self.n_estimators).fit(
-            self.features_.transform(cohort), time, event
-        )
-        self._remember(cohort)
-        return self
-
-    def predict_survival(self, cohort: Any, times: Any) -> np.ndarray:
-        t = self._check_times(times)
-        return self.model_.survival(self.features_.transform(cohort), t)
-
-    def _get_state(self, run_dir: Path) -> dict[str, Any]:
-        return {"features": self.features_.to_dict(), "xgb": self.model_.dump(run_dir)}
-
-    def _set_state(self, state: dict[str, Any], run_dir: Path) -> None:
-        self.features_ = TabularFeatures.from_dict(state["features"])
-        self.model_ = XGBSurvival.restore(state["xgb"], run_dir)
+    def _new_model(self) -> XGBSurvival:
+        return XGBSurvival(self.objective, self._xgb_params(), self.n_estimators)
 
 
 class XGBCoxBaseline(_XGBBaseline):
