@@ -158,10 +158,10 @@ def check_fingerprint(
 _WARNED: set[str] = set()
 
 
-def warn_once(key: str, message: str) -> None:
+def warn_once(key: str, message: str, *, stacklevel: int = 3) -> None:
     if key not in _WARNED:
         _WARNED.add(key)
-        warnings.warn(message, UserWarning, stacklevel=3)
+        warnings.warn(message, UserWarning, stacklevel=stacklevel)
 
 
 def _yaml_safe(v: Any) -> Any:

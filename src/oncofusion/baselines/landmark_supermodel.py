@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oncofusion.baselines._common import step_matrix, warn_once
+from oncofusion.baselines._common import step_matrix
 from oncofusion.baselines.cox import CoxFit, fit_cox, resolve_use
 from oncofusion.baselines.features import TabularFeatures
-from oncofusion.baselines.landmarking import _Landmarking, landmark_data
+from oncofusion.baselines.landmarking import _Landmarking
 from oncofusion.errors import ConfigError
 
 __all__ = ["LandmarkSupermodel"]
@@ -83,19 +83,10 @@ class LandmarkSupermodel(_Landmarking):
         self.landmarks_, self.window_ = [], w
         self.features_ = TabularFeatures(cohort.schema, use, lms[0], drop_first=True)
         raws, parts = [], []
-        for s in lms:
-            at_risk, t, e = landmark_data(cohort, s, w)
-            if not e.any():
-                warn_once(f"lm-skip-{s}", f"landmark {s}: no event in (s, s + {w}]; it is skipped.")
-                continue
-            sub = cohort.subset(cohort.patients["patient_id"][at_risk].tolist())
+        for s, sub, t, e in self._landmark_sets(cohort, lms, w):
             raws.append(self.features_.raw(sub, landmark=s))
             parts.append((s, sub.patients["patient_id"].to_numpy(), t, e))
             self.landmarks_.append(s)
-        if not parts:
-            raise ConfigError(
-                f"no landmark in {lms} has an event within the window {w}. Fix: choose earlier landmarks."
-            )
         self.s_last_ = self.landmarks_[-1]
         self.degree_ = self.degree if len(self.landmarks_) > self.degree and self.s_last_ > 0 else 0
         self.features_.fit_raw(pd.concat([r[0] for r in raws]), pd.concat([r[1] for r in raws]))

@@ -39,9 +39,10 @@ chapters 7-8.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import abc
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -78,7 +79,7 @@ def landmark_data(
 
 
 class _Landmarking(Baseline):
-    """Shared parameters, landmark resolution and prediction dispatch."""
+    """Shared parameters, landmark resolution, landmark data sets and prediction dispatch."""
 
     landmarks_: list[float]
     window_: float
@@ -119,6 +120,33 @@ class _Landmarking(Baseline):
         )
         return lms, w
 
+    def _landmark_sets(
+        self, cohort: Any, landmarks: list[float], window: float
+    ) -> Iterator[tuple[float, Any, np.ndarray, np.ndarray]]:
+        """The landmark data sets to fit on, in order: ``(s, at_risk_cohort, time, event)``.
+
+        ``time`` and ``event`` are those of :func:`landmark_data`. A landmark without an
+        event in :math:`(s, s + w]` is skipped with a warning; when none has one, a
+        :class:`~oncofusion.errors.ConfigError` is raised once all were tried.
+        """
+        usable = False
+        for s in landmarks:
+            at_risk, t, e = landmark_data(cohort, s, window)
+            if not e.any():
+                warn_once(
+                    f"lm-skip-{s}",
+                    f"landmark {s}: no event in (s, s + {window}]; it is skipped.",
+                    stacklevel=4,  # the caller of fit, as when fit itself warned
+                )
+                continue
+            usable = True
+            yield s, cohort.subset(cohort.patients["patient_id"][at_risk].tolist()), t, e
+        if not usable:
+            raise ConfigError(
+                f"no landmark in {landmarks} has an event within the window {window}. "
+                "Fix: choose earlier landmarks."
+            )
+
     def _s(self, landmark: float | None) -> float:
         self._check_fitted()
         s = float(self.landmarks_[0] if landmark is None else landmark)
@@ -148,7 +176,39 @@ class _Landmarking(Baseline):
         )
 
 
-class LandmarkCox(_Landmarking):
+class _PerLandmark(_Landmarking):
+    """One model per landmark: ``models_[k]`` is the ``(features, model)`` of ``landmarks_[k]``."""
+
+    models_: list[tuple[TabularFeatures, Any]]
+
+    @abc.abstractmethod
+    def _fit_landmark(
+        self, cohort: Any, use: tuple[str, ...], s: float, time: np.ndarray, event: np.ndarray
+    ) -> tuple[TabularFeatures, Any]:
+        """Features and model fitted on the landmark data set at ``s`` (``time`` from ``s``);
+        the model has ``survival(X, times)``."""
+
+    def fit(self, cohort: Any) -> Self:
+        lms, w = self._resolve(cohort)
+        use = resolve_use(self.use, cohort.schema)
+        self.landmarks_, self.window_, self.models_ = [], w, []
+        for s, sub, t, e in self._landmark_sets(cohort, lms, w):
+            self.landmarks_.append(s)
+            self.models_.append(self._fit_landmark(sub, use, s, t - s, e))
+        self._remember(cohort)
+        return self
+
+    def predict_survival(
+        self, cohort: Any, times: Any, landmark: float | None = None
+    ) -> np.ndarray:
+        t = self._check_times(times)
+        s = self._s(landmark)
+        self._check_horizon(t)
+        feats, model = self.models_[self._at_or_before(s)]
+        return model.survival(feats.transform(cohort, landmark=s), t)
+
+
+class LandmarkCox(_PerLandmark):
     """One Cox model per landmark (van Houwelingen 2007).
 
     Parameters
@@ -177,35 +237,12 @@ class LandmarkCox(_Landmarking):
         super().__init__(landmarks, window, use)
         self.penalizer = float(penalizer)
 
-    def fit(self, cohort: Any) -> LandmarkCox:
-        lms, w = self._resolve(cohort)
-        use = resolve_use(self.use, cohort.schema)
-        self.landmarks_, self.window_, self.models_ = [], w, []
-        for s in lms:
-            at_risk, t, e = landmark_data(cohort, s, w)
-            if not e.any():
-                warn_once(f"lm-skip-{s}", f"landmark {s}: no event in (s, s + {w}]; it is skipped.")
-                continue
-            sub = cohort.subset(cohort.patients["patient_id"][at_risk].tolist())
-            feats = TabularFeatures(cohort.schema, use, s, drop_first=True).fit(sub)
-            cox, _ = fit_cox(feats.transform_frame(sub), t - s, e, penalizer=self.penalizer)
-            self.landmarks_.append(s)
-            self.models_.append((feats, cox))
-        if not self.models_:
-            raise ConfigError(
-                f"no landmark in {lms} has an event within the window {w}. Fix: choose earlier landmarks."
-            )
-        self._remember(cohort)
-        return self
-
-    def predict_survival(
-        self, cohort: Any, times: Any, landmark: float | None = None
-    ) -> np.ndarray:
-        t = self._check_times(times)
-        s = self._s(landmark)
-        self._check_horizon(t)
-        feats, cox = self.models_[self._at_or_before(s)]
-        return cox.survival(feats.transform(cohort, landmark=s), t)
+    def _fit_landmark(
+        self, cohort: Any, use: tuple[str, ...], s: float, time: np.ndarray, event: np.ndarray
+    ) -> tuple[TabularFeatures, CoxFit]:
+        feats = TabularFeatures(cohort.schema, use, s, drop_first=True).fit(cohort)
+        cox, _ = fit_cox(feats.transform_frame(cohort), time, event, penalizer=self.penalizer)
+        return feats, cox
 
     def _get_state(self, run_dir: Path) -> dict[str, Any]:
         return {
@@ -222,7 +259,7 @@ class LandmarkCox(_Landmarking):
         ]
 
 
-class LandmarkRSF(_Landmarking):
+class LandmarkRSF(_PerLandmark):
     """One random survival forest per landmark (scikit-survival; refitted on load).
 
     Parameters
@@ -251,41 +288,17 @@ class LandmarkRSF(_Landmarking):
         self.max_features = max_features
         self.seed = int(seed)
 
-    def fit(self, cohort: Any) -> LandmarkRSF:
-        lms, w = self._resolve(cohort)
-        use = resolve_use(self.use, cohort.schema)
+    def _fit_landmark(
+        self, cohort: Any, use: tuple[str, ...], s: float, time: np.ndarray, event: np.ndarray
+    ) -> tuple[TabularFeatures, SksurvEnsemble]:
         params = {
             "n_estimators": self.n_estimators,
             "min_samples_leaf": self.min_samples_leaf,
             "max_features": self.max_features,
             "random_state": self.seed,
         }
-        self.landmarks_, self.window_, self.models_ = [], w, []
-        for s in lms:
-            at_risk, t, e = landmark_data(cohort, s, w)
-            if not e.any():
-                warn_once(f"lm-skip-{s}", f"landmark {s}: no event in (s, s + {w}]; it is skipped.")
-                continue
-            sub = cohort.subset(cohort.patients["patient_id"][at_risk].tolist())
-            feats = TabularFeatures(cohort.schema, use, s, standardize=False).fit(sub)
-            rsf = SksurvEnsemble("rsf", params).fit(feats.transform_frame(sub), t - s, e)
-            self.landmarks_.append(s)
-            self.models_.append((feats, rsf))
-        if not self.models_:
-            raise ConfigError(
-                f"no landmark in {lms} has an event within the window {w}. Fix: choose earlier landmarks."
-            )
-        self._remember(cohort)
-        return self
-
-    def predict_survival(
-        self, cohort: Any, times: Any, landmark: float | None = None
-    ) -> np.ndarray:
-        t = self._check_times(times)
-        s = self._s(landmark)
-        self._check_horizon(t)
-        feats, rsf = self.models_[self._at_or_before(s)]
-        return rsf.survival(feats.transform(cohort, landmark=s), t)
+        feats = TabularFeatures(cohort.schema, use, s, standardize=False).fit(cohort)
+        return feats, SksurvEnsemble("rsf", params).fit(feats.transform_frame(cohort), time, event)
 
     def _get_state(self, run_dir: Path) -> dict[str, Any]:
         return {
