@@ -2,7 +2,7 @@
 
 * :func:`prepare_data`, :func:`train_network`, :func:`run_network`: preprocessing and time
   grid fitted on the training patients, training with :func:`oncofusion.train.fit`,
-  batched inference.
+  batched inference; :func:`fit_comparator`: the whole training of one comparator.
 * :class:`FittedDeepComparator`: save/load of a run directory (config YAML, weights as a
   state_dict, preprocessing/schema/model state as JSON, checksums; never pickle).
 """
@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
@@ -37,6 +37,7 @@ from oncofusion.models.run import (
 __all__ = [
     "FittedDeepComparator",
     "PreparedData",
+    "fit_comparator",
     "hold_after_grid",
     "make_cuts",
     "make_dataset",
@@ -250,6 +251,18 @@ class FittedDeepComparator(FittedSurvivalModel):
     def build_net(config: Any, dims: dict[str, Any], cuts: np.ndarray) -> nn.Module:
         """The method's network for ``config`` (each comparator defines it)."""
 
+    @staticmethod
+    @abc.abstractmethod
+    def build_objective(config: Any, cuts: np.ndarray) -> Callable[..., Any]:
+        """The method's training loss ``(outputs, batch) -> {"loss", ...}`` on the grid ``cuts``."""
+
+    @staticmethod
+    def _before_training(net: nn.Module, data: PreparedData, cohort_train: Any) -> None:
+        """Prepare the initialised network for training (nothing by default)."""
+
+    def _after_training(self, data: PreparedData, cohort_train: Any) -> None:
+        """Complete the model once its network is trained (nothing by default)."""
+
     def _extra_state(self) -> dict[str, Any]:
         return {}
 
@@ -330,3 +343,42 @@ class FittedDeepComparator(FittedSurvivalModel):
         )
         model._set_extra_state(state.get("state", {}))
         return model
+
+
+FittedT = TypeVar("FittedT", bound=FittedDeepComparator)
+
+
+def fit_comparator(
+    fitted_class: type[FittedT],
+    cohort_train: Any,
+    cohort_val: Any,
+    config: DeepComparatorConfig | None,
+    work_dir: str | Path | None = None,
+) -> FittedT:
+    """Train the comparator ``fitted_class`` on ``cohort_train``, early-stopping on ``cohort_val``.
+
+    Preprocessing, grid and datasets are fitted on ``cohort_train`` (:func:`prepare_data`,
+    visits up to ``config.max_visit_time``); torch is seeded with ``config.seed`` before the
+    network (``build_net``) is initialised; it is trained on ``build_objective``
+    (:func:`train_network`, checkpoints in ``work_dir``) between the class's
+    ``_before_training`` and ``_after_training`` steps. ``config=None`` means the defaults
+    of ``fitted_class.config_class``.
+    """
+    config = config or fitted_class.config_class.model_validate({})
+    data = prepare_data(cohort_train, cohort_val, config, max_visit_time=config.max_visit_time)
+    torch.manual_seed(config.seed)
+    net = fitted_class.build_net(config, data.dims, data.cuts)
+    objective = fitted_class.build_objective(config, data.cuts)
+    fitted_class._before_training(net, data, cohort_train)
+    result = train_network(net, objective, data, config, cohort_train, work_dir)
+    model = fitted_class(
+        config,
+        net,
+        data.preprocessor,
+        cohort_train.schema,
+        data.cuts,
+        data.dims,
+        training_summary(result),
+    )
+    model._after_training(data, cohort_train)
+    return model

@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 from pydantic import Field
 from torch import Tensor, nn
 
@@ -51,11 +50,9 @@ from oncofusion.models._deep_common import (
 )
 from oncofusion.models._deep_fitted import (
     FittedDeepComparator,
+    fit_comparator,
     hold_after_grid,
-    prepare_data,
     run_network,
-    train_network,
-    training_summary,
 )
 from oncofusion.models.registry import MODELS
 
@@ -140,6 +137,10 @@ class FittedDeepHit(FittedDeepComparator):
     def build_net(config: Any, dims: dict[str, Any], cuts: np.ndarray) -> DeepHitNet:
         return DeepHitNet(config.use, dims, cuts, config.hidden, config.dropout)
 
+    @staticmethod
+    def build_objective(config: Any, cuts: np.ndarray) -> DeepHitObjective:
+        return DeepHitObjective(cuts, config.alpha, config.sigma)
+
     def predict_surv_grid(self, cohort: Any) -> np.ndarray:
         """:math:`S(c_1), \\dots, S(c_K)` per patient, shape (n, K)."""
         ds = self._dataset(cohort, self.config.max_visit_time)
@@ -183,27 +184,7 @@ def fit_deephit(
     FittedDeepHit
         The model with the best validation weights (``config.monitor``).
     """
-    config = config or DeepHitConfig.model_validate({})
-    data = prepare_data(cohort_train, cohort_val, config, max_visit_time=config.max_visit_time)
-    torch.manual_seed(config.seed)
-    net = DeepHitNet(config.use, data.dims, data.cuts, config.hidden, config.dropout)
-    result = train_network(
-        net,
-        DeepHitObjective(data.cuts, config.alpha, config.sigma),
-        data,
-        config,
-        cohort_train,
-        work_dir,
-    )
-    return FittedDeepHit(
-        config,
-        net,
-        data.preprocessor,
-        cohort_train.schema,
-        data.cuts,
-        data.dims,
-        training_summary(result),
-    )
+    return fit_comparator(FittedDeepHit, cohort_train, cohort_val, config, work_dir)
 
 
 MODELS.register(FittedDeepHit.name)(FittedDeepHit)

@@ -61,11 +61,10 @@ from oncofusion.models._deep_common import (
 )
 from oncofusion.models._deep_fitted import (
     FittedDeepComparator,
+    PreparedData,
+    fit_comparator,
     outcomes,
-    prepare_data,
     run_network,
-    train_network,
-    training_summary,
 )
 from oncofusion.models.registry import MODELS
 
@@ -205,12 +204,36 @@ class FittedDeepSurv(FittedDeepComparator):
 
     name = "deepsurv"
     config_class: ClassVar[type[DeepComparatorConfig]] = DeepSurvConfig
+    net: DeepSurvNet
     base_times: np.ndarray
     base_cumhaz: np.ndarray
 
     @staticmethod
     def build_net(config: Any, dims: dict[str, Any], cuts: np.ndarray) -> DeepSurvNet:
         return DeepSurvNet(config.use, dims, cuts, config.hidden, config.dropout)
+
+    @staticmethod
+    def build_objective(config: Any, cuts: np.ndarray) -> CoxObjective:
+        return CoxObjective(config.ties)
+
+    @staticmethod
+    def _before_training(net: nn.Module, data: PreparedData, cohort_train: Any) -> None:
+        """The training patients become the reference of the live Breslow baseline."""
+        from oncofusion.data.collate import collate_patients
+
+        assert isinstance(net, DeepSurvNet)
+        time, event = outcomes(cohort_train)
+        with torch.no_grad():
+            ref = collate_patients([data.train_set[i] for i in range(len(data.train_set))])
+            net.set_reference(net.inputs(ref), time, event)
+
+    def _after_training(self, data: PreparedData, cohort_train: Any) -> None:
+        """Fix the Breslow baseline of the trained network on the training patients."""
+        time, event = outcomes(cohort_train)
+        self.net.clear_reference()
+        eta = run_network(self.net, data.train_set, ("log_hz",))["log_hz"]
+        self.base_times, self.base_cumhaz = breslow_cumulative_hazard(time, event, eta)
+        self.net.set_baseline(breslow_on_grid(time, event, eta, data.cuts[1:]))
 
     def _extra_state(self) -> dict[str, Any]:
         return {"base_times": self.base_times.tolist(), "base_cumhaz": self.base_cumhaz.tolist()}
@@ -262,32 +285,7 @@ def fit_deepsurv(
     FittedDeepSurv
         The model with the best validation weights (``config.monitor``).
     """
-    from oncofusion.data.collate import collate_patients
-
-    config = config or DeepSurvConfig.model_validate({})
-    data = prepare_data(cohort_train, cohort_val, config, max_visit_time=config.max_visit_time)
-    torch.manual_seed(config.seed)
-    net = DeepSurvNet(config.use, data.dims, data.cuts, config.hidden, config.dropout)
-    time, event = outcomes(cohort_train)
-    with torch.no_grad():
-        ref = collate_patients([data.train_set[i] for i in range(len(data.train_set))])
-        net.set_reference(net.inputs(ref), time, event)
-    result = train_network(net, CoxObjective(config.ties), data, config, cohort_train, work_dir)
-    net.clear_reference()
-    eta = run_network(net, data.train_set, ("log_hz",))["log_hz"]
-    base_times, base_cumhaz = breslow_cumulative_hazard(time, event, eta)
-    net.set_baseline(breslow_on_grid(time, event, eta, data.cuts[1:]))
-    model = FittedDeepSurv(
-        config,
-        net,
-        data.preprocessor,
-        cohort_train.schema,
-        data.cuts,
-        data.dims,
-        training_summary(result),
-    )
-    model._set_extra_state({"base_times": base_times.tolist(), "base_cumhaz": base_cumhaz.tolist()})
-    return model
+    return fit_comparator(FittedDeepSurv, cohort_train, cohort_val, config, work_dir)
 
 
 MODELS.register(FittedDeepSurv.name)(FittedDeepSurv)

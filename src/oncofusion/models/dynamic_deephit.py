@@ -69,11 +69,9 @@ from oncofusion.models._deep_common import (
 )
 from oncofusion.models._deep_fitted import (
     FittedDeepComparator,
+    fit_comparator,
     hold_after_grid,
-    prepare_data,
     run_network,
-    train_network,
-    training_summary,
 )
 from oncofusion.models.registry import MODELS
 
@@ -292,6 +290,10 @@ class FittedDynamicDeepHit(FittedDeepComparator):
     def build_net(config: Any, dims: dict[str, Any], cuts: np.ndarray) -> DynamicDeepHitNet:
         return DynamicDeepHitNet(config, dims, cuts)
 
+    @staticmethod
+    def build_objective(config: Any, cuts: np.ndarray) -> DynamicDeepHitObjective:
+        return DynamicDeepHitObjective(cuts, config.alpha, config.beta, config.sigma)
+
     def predict_surv_grid(self, cohort: Any, landmark: float = 0.0) -> np.ndarray:
         """Unconditional :math:`S(c_1..c_K)` given the visits at or before ``landmark``, (n, K)."""
         ds = self._dataset(cohort, float(landmark))
@@ -345,21 +347,7 @@ def fit_dynamic_deephit(
     FittedDynamicDeepHit
         The model with the best validation weights (``config.monitor``).
     """
-    config = config or DynamicDeepHitConfig.model_validate({})
-    data = prepare_data(cohort_train, cohort_val, config, max_visit_time=config.max_visit_time)
-    torch.manual_seed(config.seed)
-    net = DynamicDeepHitNet(config, data.dims, data.cuts)
-    objective = DynamicDeepHitObjective(data.cuts, config.alpha, config.beta, config.sigma)
-    result = train_network(net, objective, data, config, cohort_train, work_dir)
-    return FittedDynamicDeepHit(
-        config,
-        net,
-        data.preprocessor,
-        cohort_train.schema,
-        data.cuts,
-        data.dims,
-        training_summary(result),
-    )
+    return fit_comparator(FittedDynamicDeepHit, cohort_train, cohort_val, config, work_dir)
 
 
 MODELS.register(FittedDynamicDeepHit.name)(FittedDynamicDeepHit)
