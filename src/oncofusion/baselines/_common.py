@@ -23,10 +23,9 @@ import yaml
 from oncofusion.errors import ConfigError, ModelLoadError, OncofusionError
 from oncofusion.models.base import FittedSurvivalModel, check_times
 from oncofusion.models.run import (
-    check_format_version,
+    check_run,
     read_json,
     run_info,
-    verify_checksums,
     write_checksums,
     write_json,
 )
@@ -253,13 +252,7 @@ class Baseline(FittedSurvivalModel):
         from oncofusion.data.schema import CohortSchema
 
         run_dir = Path(run_dir)
-        verify_checksums(run_dir, ignore=("metrics.json", "model_card.md", "model_card.json"))
-        info = check_format_version(run_dir)
-        if info.get("model") != cls.name:
-            raise ModelLoadError(
-                f"run '{run_dir}' holds model '{info.get('model')}', not '{cls.name}'. "
-                "Fix: load it with oncofusion.load(run_dir)."
-            )
+        check_run(run_dir, cls.name)
         try:
             config = yaml.safe_load((run_dir / "config.yaml").read_text())
         except (OSError, yaml.YAMLError) as e:

@@ -26,10 +26,9 @@ from oncofusion.errors import ConfigError, ModelLoadError
 from oncofusion.models._deep_common import DeepComparatorConfig
 from oncofusion.models.base import FittedSurvivalModel, check_times
 from oncofusion.models.run import (
-    check_format_version,
+    check_run,
     read_json,
     run_info,
-    verify_checksums,
     write_checksums,
     write_json,
 )
@@ -312,13 +311,7 @@ class FittedDeepComparator(FittedSurvivalModel):
         from oncofusion.data.schema import CohortSchema
 
         run_dir = Path(run_dir)
-        verify_checksums(run_dir, ignore=("metrics.json", "model_card.md", "model_card.json"))
-        info = check_format_version(run_dir)
-        if info.get("model") != cls.name:
-            raise ModelLoadError(
-                f"run '{run_dir}' holds model '{info.get('model')}', not '{cls.name}'. "
-                "Fix: load it with oncofusion.load(run_dir)."
-            )
+        check_run(run_dir, cls.name)
         try:
             meta = yaml.safe_load((run_dir / "config.yaml").read_text())
             config = cls.config_class(**meta["config"])

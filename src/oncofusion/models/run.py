@@ -29,13 +29,14 @@ from oncofusion.errors import ModelLoadError
 
 __all__ = [
     "RUN_FORMAT_VERSION",
-    "write_json",
-    "read_json",
+    "check_run",
     "file_sha256",
-    "write_checksums",
-    "verify_checksums",
-    "run_info",
     "load_run",
+    "read_json",
+    "run_info",
+    "verify_checksums",
+    "write_checksums",
+    "write_json",
 ]
 
 RUN_FORMAT_VERSION = 1
@@ -163,6 +164,23 @@ def check_format_version(run_dir: Path) -> dict[str, Any]:
         raise ModelLoadError(
             f"run '{run_dir}' has format version {version!r}; this oncofusion reads version "
             f"{RUN_FORMAT_VERSION}. Fix: use the oncofusion version that wrote it, or retrain."
+        )
+    return info
+
+
+def check_run(run_dir: Path, model_name: str) -> dict[str, Any]:
+    """Check a run directory before loading it as ``model_name``; return its ``run.json``.
+
+    The model files must match their checksums (metrics and the model card may have been
+    rewritten), the format version must be this one and the run must hold ``model_name``;
+    else :class:`ModelLoadError`.
+    """
+    verify_checksums(run_dir, ignore=MUTABLE_FILES)
+    info = check_format_version(run_dir)
+    if info.get("model") != model_name:
+        raise ModelLoadError(
+            f"run '{run_dir}' holds model '{info.get('model')}', not '{model_name}'. "
+            "Fix: load it with oncofusion.load(run_dir)."
         )
     return info
 
