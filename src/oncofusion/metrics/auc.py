@@ -21,6 +21,7 @@ from oncofusion.metrics._checks import (
     check_times,
     check_train,
 )
+from oncofusion.metrics._rows import FollowUpRows
 from oncofusion.metrics.ipcw import censoring_survival, kaplan_meier_rows, rows_at
 from oncofusion.survival.nonparametric import kaplan_meier
 from oncofusion.survival.target import check_survival_target
@@ -226,8 +227,10 @@ def time_dependent_auc(
     return AUCResult(times=p.times, auc=auc, mean_auc=mean)
 
 
-class AUCRows:
+class AUCRows(FollowUpRows):
     """Time-dependent AUC for many case-weight vectors (one row per bootstrap resample)."""
+
+    p: _Prepared
 
     def __init__(
         self,
@@ -240,21 +243,16 @@ class AUCRows:
         *,
         tied_tol: float = 1e-8,
     ) -> None:
-        self.p = _Prepared(
-            time, event, risk, times, train_time, train_event, tied_tol, strict=False
+        super().__init__(
+            _Prepared(time, event, risk, times, train_time, train_event, tied_tol, strict=False)
         )
-        t = self.p.time
-        self.t_order = np.argsort(t, kind="stable")
-        self.t_sorted = t[self.t_order]
-        if self.p.train is None:
-            self.inv = np.unique(t, return_inverse=True)[1]
 
     def evaluate(self, weights: np.ndarray) -> dict[str, np.ndarray]:
         """Per-row ``auc`` (B, K) and ``mean_auc`` (B,); NaN where undefined."""
         p = self.p
         w = np.asarray(weights, dtype=np.float64)
         t, e = p.time, p.event
-        valid = _follow_up_valid(w, self.t_order, self.t_sorted, p.times)
+        valid = self._follow_up_valid(w)
         if p.train is None:
             _, g = kaplan_meier_rows(t, e, w, reverse=True)
             g_i = g[:, self.inv]
@@ -277,13 +275,3 @@ class AUCRows:
         auc[bad_rows] = np.nan
         mean = np.where(bad_rows, np.nan, mean)
         return {"auc": auc, "mean_auc": mean}
-
-
-def _follow_up_valid(
-    w: np.ndarray, t_order: np.ndarray, t_sorted: np.ndarray, times: np.ndarray
-) -> np.ndarray:
-    """Rows whose resampled follow-up [min y, max y[ contains all ``times``."""
-    present = w[:, t_order] > 0
-    first = np.argmax(present, axis=1)
-    last = present.shape[1] - 1 - np.argmax(present[:, ::-1], axis=1)
-    return (t_sorted[first] <= times[0]) & (t_sorted[last] > times[-1]) & present.any(axis=1)

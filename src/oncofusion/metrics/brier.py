@@ -13,7 +13,7 @@ import numpy as np
 
 from oncofusion.errors import SurvivalInputError
 from oncofusion.metrics._checks import check_surv_matrix, check_times, check_train
-from oncofusion.metrics.auc import _follow_up_valid
+from oncofusion.metrics._rows import FollowUpRows
 from oncofusion.metrics.ipcw import censoring_survival, kaplan_meier_rows, rows_at
 from oncofusion.survival.target import check_survival_target
 
@@ -165,8 +165,10 @@ def integrated_brier_score(
     return float(np.trapezoid(bs, tt) / (tt[-1] - tt[0]))
 
 
-class BrierRows:
+class BrierRows(FollowUpRows):
     """Brier score and IBS for many case-weight vectors (one row per bootstrap resample)."""
+
+    p: _Prepared
 
     def __init__(
         self,
@@ -177,18 +179,13 @@ class BrierRows:
         train_time: Any = None,
         train_event: Any = None,
     ) -> None:
-        self.p = _Prepared(time, event, surv, times, train_time, train_event, strict=False)
-        t = self.p.time
-        self.t_order = np.argsort(t, kind="stable")
-        self.t_sorted = t[self.t_order]
-        if self.p.train is None:
-            self.inv = np.unique(t, return_inverse=True)[1]
+        super().__init__(_Prepared(time, event, surv, times, train_time, train_event, strict=False))
 
     def evaluate(self, weights: np.ndarray) -> dict[str, np.ndarray]:
         """Per-row ``brier`` (B, K) and ``ibs`` (B,); NaN where undefined."""
         p = self.p
         w = np.asarray(weights, dtype=np.float64)
-        valid = _follow_up_valid(w, self.t_order, self.t_sorted, p.times)
+        valid = self._follow_up_valid(w)
         if p.train is None:
             uniq, g = kaplan_meier_rows(p.time, p.event, w, reverse=True)
             inv_case = _inv(g[:, self.inv])
