@@ -10,31 +10,30 @@ does not import lifelines, scikit-survival or XGBoost.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from oncofusion.utils.lazy import lazy_exports
 
 _LAZY = {
-    "BASELINES": "oncofusion.baselines.registry",
-    "build_baseline": "oncofusion.baselines.registry",
-    "TabularFeatures": "oncofusion.baselines.features",
-    "biomarker_summary": "oncofusion.baselines.features",
-    "CoxBaseline": "oncofusion.baselines.cox",
-    "CoxNetBaseline": "oncofusion.baselines.coxnet",
-    "RSFBaseline": "oncofusion.baselines.trees",
-    "GBSABaseline": "oncofusion.baselines.trees",
-    "XGBCoxBaseline": "oncofusion.baselines.xgb",
-    "XGBAFTBaseline": "oncofusion.baselines.xgb",
-    "radiomic_features": "oncofusion.baselines.radiomics",
-    "cohort_radiomics": "oncofusion.baselines.radiomics",
-    "RFRadiomicsBaseline": "oncofusion.baselines.radiomics_models",
-    "XGBRadiomicsBaseline": "oncofusion.baselines.radiomics_models",
-    "landmark_data": "oncofusion.baselines.landmarking",
-    "LandmarkCox": "oncofusion.baselines.landmarking",
-    "LandmarkRSF": "oncofusion.baselines.landmarking",
-    "LandmarkSupermodel": "oncofusion.baselines.landmark_supermodel",
-    "fong_score": "oncofusion.baselines.fong",
-    "FongBaseline": "oncofusion.baselines.fong",
-    "TNMStageBaseline": "oncofusion.baselines.fong",
+    "BASELINES": "registry",
+    "build_baseline": "registry",
+    "TabularFeatures": "features",
+    "biomarker_summary": "features",
+    "CoxBaseline": "cox",
+    "CoxNetBaseline": "coxnet",
+    "RSFBaseline": "trees",
+    "GBSABaseline": "trees",
+    "XGBCoxBaseline": "xgb",
+    "XGBAFTBaseline": "xgb",
+    "radiomic_features": "radiomics",
+    "cohort_radiomics": "radiomics",
+    "RFRadiomicsBaseline": "radiomics_models",
+    "XGBRadiomicsBaseline": "radiomics_models",
+    "landmark_data": "landmarking",
+    "LandmarkCox": "landmarking",
+    "LandmarkRSF": "landmarking",
+    "LandmarkSupermodel": "landmark_supermodel",
+    "fong_score": "fong",
+    "FongBaseline": "fong",
+    "TNMStageBaseline": "fong",
 }
 
 __all__ = [
@@ -62,14 +61,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'oncofusion.baselines' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)

@@ -15,21 +15,20 @@ confidence intervals, figures, per-cell caches (resume) and wall times.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from oncofusion.utils.lazy import lazy_exports
 
 _LAZY = {
-    "BenchmarkConfig": "oncofusion.benchmark.config",
-    "ModelSpec": "oncofusion.benchmark.config",
-    "load_benchmark_config": "oncofusion.benchmark.config",
-    "MODEL_RUNNERS": "oncofusion.benchmark.runners",
-    "RunnerUnavailable": "oncofusion.benchmark.runners",
-    "register_runner": "oncofusion.benchmark.runners",
-    "ResultCache": "oncofusion.benchmark.cache",
-    "BenchmarkResult": "oncofusion.benchmark.harness",
-    "make_folds": "oncofusion.benchmark.harness",
-    "run_benchmark": "oncofusion.benchmark.harness",
-    "run_dynamic_benchmark": "oncofusion.benchmark.dynamic",
+    "BenchmarkConfig": "config",
+    "ModelSpec": "config",
+    "load_benchmark_config": "config",
+    "MODEL_RUNNERS": "runners",
+    "RunnerUnavailable": "runners",
+    "register_runner": "runners",
+    "ResultCache": "cache",
+    "BenchmarkResult": "harness",
+    "make_folds": "harness",
+    "run_benchmark": "harness",
+    "run_dynamic_benchmark": "dynamic",
 }
 
 __all__ = [
@@ -47,14 +46,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'oncofusion.benchmark' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)

@@ -7,21 +7,19 @@ does not import torch or the imaging libraries.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from oncofusion.data.cohort import Cohort
 from oncofusion.data.load import load_cohort
 from oncofusion.data.schema import CohortSchema
+from oncofusion.utils.lazy import lazy_exports
 
 #: public names defined in submodules that are imported on first access
 _LAZY = {
-    "PatientDataset": "oncofusion.data.dataset",
-    "collate_patients": "oncofusion.data.dataset",
-    "split_patients": "oncofusion.data.splits",
-    "read_image": "oncofusion.data.readers",
-    "ImageData": "oncofusion.data.readers",
-    "summarise": "oncofusion.data.summary",
+    "PatientDataset": "dataset",
+    "collate_patients": "dataset",
+    "split_patients": "splits",
+    "read_image": "readers",
+    "ImageData": "readers",
+    "summarise": "summary",
 }
 
 __all__ = [
@@ -37,14 +35,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'oncofusion.data' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)

@@ -11,8 +11,7 @@ torch nor shap.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from oncofusion.utils.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     # targets.py
@@ -88,14 +87,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'oncofusion.explain' has no attribute '{name}'")
-    value = getattr(importlib.import_module(f"oncofusion.explain.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

@@ -17,8 +17,7 @@ imported lazily.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from oncofusion.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "patient_report": "patient",
@@ -47,14 +46,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'oncofusion.report' has no attribute '{name}'")
-    value = getattr(importlib.import_module(f"oncofusion.report.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

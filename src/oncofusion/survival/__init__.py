@@ -7,8 +7,7 @@ torch until a torch-based name is used.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from oncofusion.utils.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     # target.py
@@ -92,14 +91,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'oncofusion.survival' has no attribute '{name}'")
-    value = getattr(importlib.import_module(f"oncofusion.survival.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

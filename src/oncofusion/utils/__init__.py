@@ -1,1 +1,1 @@
-"""Small shared utilities (seeding, atomic file writes)."""
+"""Small shared utilities (seeding, atomic file writes, lazy package attributes)."""
