@@ -25,7 +25,7 @@ from oncofusion.models.base import FittedSurvivalModel, check_times
 from oncofusion.models.run import (
     check_run,
     read_json,
-    run_info,
+    start_run,
     write_checksums,
     write_json,
 )
@@ -231,18 +231,12 @@ class Baseline(FittedSurvivalModel):
 
     def save(self, run_dir: str | Path) -> None:
         self._check_fitted()
-        run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_json(
-            run_dir / "run.json",
-            run_info(self.name, {"kind": "baseline", "time_unit": self.time_unit}),
+        run_dir = start_run(
+            run_dir,
+            self.name,
+            {"kind": "baseline", "time_unit": self.time_unit},
+            {"model": self.name, "params": _yaml_safe(self.get_params())},
         )
-        from oncofusion.utils.io import atomic_write
-
-        with atomic_write(run_dir / "config.yaml") as fh:
-            yaml.safe_dump(
-                {"model": self.name, "params": _yaml_safe(self.get_params())}, fh, sort_keys=True
-            )
         write_json(run_dir / "schema.json", self.schema_.model_dump())
         write_json(run_dir / "model.json", self._get_state(run_dir))
         write_checksums(run_dir)

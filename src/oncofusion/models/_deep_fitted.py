@@ -28,7 +28,7 @@ from oncofusion.models.base import FittedSurvivalModel, check_times
 from oncofusion.models.run import (
     check_run,
     read_json,
-    run_info,
+    start_run,
     write_checksums,
     write_json,
 )
@@ -277,22 +277,16 @@ class FittedDeepComparator(FittedSurvivalModel):
     def save(self, run_dir: str | Path) -> None:
         from oncofusion.utils.io import atomic_write
 
-        run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_json(
-            run_dir / "run.json",
-            run_info(self.name, {"kind": "deep_comparator", "time_unit": self.time_unit}),
+        run_dir = start_run(
+            run_dir,
+            self.name,
+            {"kind": "deep_comparator", "time_unit": self.time_unit},
+            {
+                "model": self.name,
+                "config": self.config.model_dump(mode="json"),
+                "dims": {k: v for k, v in self.dims.items() if k != "imaging"},
+            },
         )
-        with atomic_write(run_dir / "config.yaml") as fh:
-            yaml.safe_dump(
-                {
-                    "model": self.name,
-                    "config": self.config.model_dump(mode="json"),
-                    "dims": {k: v for k, v in self.dims.items() if k != "imaging"},
-                },
-                fh,
-                sort_keys=True,
-            )
         with atomic_write(run_dir / "weights.pt", "wb") as fh:
             torch.save({k: v.detach().cpu() for k, v in self.net.state_dict().items()}, fh)
         with atomic_write(run_dir / "preprocess.json") as fh:

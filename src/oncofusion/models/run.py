@@ -34,6 +34,7 @@ __all__ = [
     "load_run",
     "read_json",
     "run_info",
+    "start_run",
     "verify_checksums",
     "write_checksums",
     "write_json",
@@ -155,6 +156,23 @@ def run_info(model_name: str, extra: dict[str, Any] | None = None) -> dict[str, 
     if extra:
         info.update(extra)
     return info
+
+
+def start_run(
+    run_dir: str | Path, model_name: str, info: dict[str, Any], config: dict[str, Any]
+) -> Path:
+    """Create ``run_dir`` with its ``run.json`` (:func:`run_info` plus ``info``) and its
+    ``config.yaml`` (``config``, keys sorted); return it as a :class:`~pathlib.Path`."""
+    import yaml
+
+    from oncofusion.utils.io import atomic_write
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "run.json", run_info(model_name, info))
+    with atomic_write(run_dir / "config.yaml") as fh:
+        yaml.safe_dump(config, fh, sort_keys=True)
+    return run_dir
 
 
 def check_format_version(run_dir: Path) -> dict[str, Any]:
