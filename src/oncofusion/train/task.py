@@ -90,7 +90,13 @@ class SurvivalTask(pl.LightningModule):
         self._reseed(batch_idx)
         if self.config.modality_dropout > 0:
             batch = dict(batch)
-            batch["modality_mask"] = modality_dropout(batch["modality_mask"], self.config.modality_dropout)
+            # only the modalities the network reads: dropping an unused one is a no-op, and
+            # counting unused ones as "present" would let the last used one be dropped
+            used = getattr(self.model, "modalities", None)
+            used = [m for m in used if m in batch["modality_mask"]] if used is not None else None
+            batch["modality_mask"] = modality_dropout(
+                batch["modality_mask"], self.config.modality_dropout, modalities=used
+            )
         batch = augment_images(batch, self.config.image_augment)
         out = self.model(batch)
         losses = self.objective(out, batch)
