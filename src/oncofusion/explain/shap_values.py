@@ -124,17 +124,26 @@ class ShapResult:
 
 class _FixedModalities:
     """``f(clinical, clinical_missing, genomics) -> targets (n, T)`` for one patient, other
-    modalities fixed."""
+    modalities fixed.
+
+    Shortcut: when the network has ``encoders``, ``fusion``, ``head`` and ``modalities``, the
+    fixed modalities (the CT above all) are encoded once. A network that combines several
+    such networks (an ensemble) declares them as ``mixture_parts`` and combines their head
+    outputs with ``mix_outputs(list of outputs)``; each part then gets the shortcut."""
 
     def __init__(
         self, network: Any, row: dict[str, Any], targets: Sequence[AnyTarget], chunk: int
     ) -> None:
         self.network, self.row, self.targets, self.chunk = network, row, list(targets), int(chunk)
         self.fast = False
-        parts = [getattr(network, a, None) for a in ("encoders", "fusion", "head", "modalities")]
-        if all(p is not None for p in parts):
-            fixed = [m for m in network.modalities if m not in _EXPLAINABLE]
-            self.features = {m: network.encoders[m].forward_batch(row) for m in fixed}
+        self.parts = list(getattr(network, "mixture_parts", None) or [network])
+        self.mix = getattr(network, "mix_outputs", None) or (lambda outs: outs[0])
+        needed = ("encoders", "fusion", "head", "modalities")
+        if all(getattr(p, a, None) is not None for p in self.parts for a in needed):
+            self.features = [
+                {m: p.encoders[m].forward_batch(row) for m in p.modalities if m not in _EXPLAINABLE}
+                for p in self.parts
+            ]
             own = self._fast(row["clinical"], row["clinical_missing"], row["genomics"])
             full = self._read(network(row))
             self.fast = bool(torch.allclose(own, full, atol=1e-5, rtol=1e-4))
@@ -150,7 +159,6 @@ class _FixedModalities:
         self, clinical: torch.Tensor, missing: torch.Tensor, genomics: torch.Tensor
     ) -> torch.Tensor:
         n = clinical.shape[0]
-        net = self.network
         mask = {m: v.expand(n) for m, v in self.row["modality_mask"].items()}
         sub = {
             "clinical": clinical,
@@ -158,17 +166,20 @@ class _FixedModalities:
             "genomics": genomics,
             "modality_mask": mask,
         }
-        feats = {}
-        for m in net.modalities:
-            if m in self.features:
-                feats[m] = {
-                    k: (v.expand(n, *v.shape[1:]) if torch.is_tensor(v) and v.dim() >= 1 else v)
-                    for k, v in self.features[m].items()
-                }
-            else:
-                feats[m] = net.encoders[m].forward_batch(sub)
-        fused = net.fusion(feats, {m: mask[m] for m in net.modalities})
-        return self._read(dict(net.head(fused)))
+        outs = []
+        for net, fixed in zip(self.parts, self.features, strict=True):
+            feats = {}
+            for m in net.modalities:
+                if m in fixed:
+                    feats[m] = {
+                        k: (v.expand(n, *v.shape[1:]) if torch.is_tensor(v) and v.dim() >= 1 else v)
+                        for k, v in fixed[m].items()
+                    }
+                else:
+                    feats[m] = net.encoders[m].forward_batch(sub)
+            fused = net.fusion(feats, {m: mask[m] for m in net.modalities})
+            outs.append(dict(net.head(fused)))
+        return self._read(self.mix(outs))
 
     def _read(self, output: Mapping[str, Any]) -> torch.Tensor:
         return torch.stack([t(output) for t in self.targets], dim=-1)

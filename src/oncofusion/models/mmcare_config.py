@@ -10,7 +10,9 @@ blocks with every other model config (:mod:`oncofusion.models.config`) and adds
 * ``decision``: the recommendation rule :math:`\\alpha P_{OS}(\\tau) + \\beta P_{LC}(\\tau)`
   and the number of MC-dropout draws for its interval;
 * ``roi``: the optional segmentation -> region-of-interest step (3D U-Net, then the CT
-  masked and cropped around the predicted tumour).
+  masked and cropped around the predicted tumour);
+* ``ensemble``: how many networks to train from different seeds and average (a deep
+  ensemble; 1: a single network).
 
 ``load_mmcare_config("mmcare-cpu")`` reads a packaged config; nothing in a config executes.
 """
@@ -29,6 +31,7 @@ from oncofusion.train.config import TrainConfig
 
 __all__ = [
     "DecisionConfig",
+    "EnsembleConfig",
     "MMCareConfig",
     "MMCareLossConfig",
     "PropensityConfig",
@@ -148,6 +151,16 @@ class ROIConfig(_Strict):
             raise ConfigError(f"roi.segmenter is invalid: {e}") from e
 
 
+class EnsembleConfig(_Strict):
+    """A deep ensemble: ``members`` networks, member m trained with ``train.seed + 1000 m``
+    (member 0 is the single network of ``members: 1``), on the same split, preprocessing,
+    propensity model and ROI step, each early-stopped on the validation patients; the
+    prediction averages the members' probabilities
+    (:class:`~oncofusion.models.mmcare.MMCareEnsemble`)."""
+
+    members: int = Field(1, ge=1, le=50)
+
+
 class MMCareConfig(_Strict):
     """A whole MM-Care configuration (the blocks are described in the module docstring)."""
 
@@ -166,6 +179,7 @@ class MMCareConfig(_Strict):
     )
     decision: DecisionConfig = Field(default_factory=lambda: DecisionConfig.model_validate({}))
     roi: ROIConfig = Field(default_factory=lambda: ROIConfig.model_validate({}))
+    ensemble: EnsembleConfig = Field(default_factory=lambda: EnsembleConfig.model_validate({}))
     train: TrainConfig = Field(default_factory=lambda: TrainConfig.model_validate({}))
     evaluation: EvaluationConfig = Field(
         default_factory=lambda: EvaluationConfig.model_validate({})

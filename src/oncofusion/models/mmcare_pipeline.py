@@ -11,7 +11,10 @@ Steps (test patients touch nothing before the final evaluation):
    are dropped, ``gcn`` falls back to ``genomic_mlp`` without a gene graph);
 5. the propensity model on the training patients' clinical vector, its overlap diagnostic
    and the IPTW weights of training and validation patients;
-6. training with early stopping on the validation IBS of OS under the received arm.
+6. training with early stopping on the validation IBS of OS under the received arm; with
+   ``ensemble.members`` > 1, one network per member seed (member m in
+   ``work_dir/member<m>``, member 0 in ``work_dir``), averaged by
+   :class:`~oncofusion.models.mmcare.MMCareEnsemble`.
 """
 
 from __future__ import annotations
@@ -31,7 +34,11 @@ from oncofusion.models.mmcare_config import MMCareConfig
 from oncofusion.models.mmcare_predictor import MMCarePredictor
 from oncofusion.models.pipeline import TrainedRun
 
+#: member m of an ensemble trains with seed ``train.seed + ENSEMBLE_SEED_STRIDE * m``
+ENSEMBLE_SEED_STRIDE = 1000
+
 __all__ = [
+    "ENSEMBLE_SEED_STRIDE",
     "MMCareRun",
     "adapt_network",
     "check_arms",
@@ -208,7 +215,7 @@ def train_mmcare(
         iptw_weights,
         overlap_diagnostic,
     )
-    from oncofusion.models.mmcare import MMCareNet
+    from oncofusion.models.mmcare import MMCareEnsemble, MMCareNet
     from oncofusion.models.mmcare_data import image_shape
     from oncofusion.models.mmcare_objective import LCTargets, MMCareObjective
     from oncofusion.models.mmcare_predictor import MMCarePredictor
@@ -291,15 +298,19 @@ def train_mmcare(
         if lc_h
         else None
     )
-    net = MMCareNet(
-        config.network,
-        sizes["input_sizes"],
-        disc.n_intervals,
-        arms,
-        n_lc=len(lc_h),
-        lc=config.loss.lc_mode,
-        extra_encoder_args=sizes["extra_encoder_args"],
-    )
+
+    def build() -> MMCareNet:
+        return MMCareNet(
+            config.network,
+            sizes["input_sizes"],
+            disc.n_intervals,
+            arms,
+            n_lc=len(lc_h),
+            lc=config.loss.lc_mode,
+            extra_encoder_args=sizes["extra_encoder_args"],
+        )
+
+    net = build()
     shape = image_shape(config)
     # every image stays cached after the first epoch (a 16^3 patch and its mask: 32 kB)
     train_set = PatientDataset(
@@ -313,23 +324,39 @@ def train_mmcare(
     objective = MMCareObjective(
         disc, config.loss, lc_targets=lc_targets, iptw=dict(zip(fit_ids, w.tolist()))
     )
-    torch.manual_seed(config.train.seed)
-    result = fit(
-        net,
-        objective,
-        train_set,
-        val_set,
-        train_time=tt,
-        train_event=te,
-        grid=disc.cuts[1:],
-        config=config.train,
-        collate=collate_patients,
-        work_dir=work_dir,
-        resume=resume,
-    )
-    net.load_state_dict(result.state_dict)
+    members: list[MMCareNet] = []
+    results = []
+    seeds = [config.train.seed + ENSEMBLE_SEED_STRIDE * m for m in range(config.ensemble.members)]
+    for m, member_seed in enumerate(seeds):
+        if m > 0:  # member 0 is the single network of `members: 1`, drawn as before
+            seed_everything(member_seed, deterministic=config.train.deterministic)
+            net = build()
+        torch.manual_seed(member_seed)
+        result = fit(
+            net,
+            objective,
+            train_set,
+            val_set,
+            train_time=tt,
+            train_event=te,
+            grid=disc.cuts[1:],
+            config=config.train.model_copy(update={"seed": member_seed}),
+            collate=collate_patients,
+            work_dir=Path(work_dir) / f"member{m}" if m else work_dir,
+            resume=resume,
+        )
+        net.load_state_dict(result.state_dict)
+        members.append(net)
+        results.append(result)
+    if len(members) > 1:
+        summary["ensemble"] = {
+            "members": len(members),
+            "seeds": seeds,
+            "best_epochs": [r.best_epoch for r in results],
+        }
+    result = results[0]
     model = MMCarePredictor(
-        net,
+        MMCareEnsemble(members) if len(members) > 1 else members[0],
         config,
         pre,
         disc,

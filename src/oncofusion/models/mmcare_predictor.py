@@ -41,7 +41,8 @@ class MMCarePredictor(FittedSurvivalModel):
     Parameters
     ----------
     network
-        The trained network.
+        The trained network (:class:`~oncofusion.models.mmcare.MMCareNet`, or
+        :class:`~oncofusion.models.mmcare.MMCareEnsemble` for ``ensemble.members`` > 1).
     config
         The MM-Care config it was trained with.
     preprocessor, discretizer, schema
@@ -372,7 +373,7 @@ class MMCarePredictor(FittedSurvivalModel):
         from oncofusion.data.preprocess import TabularPreprocessor
         from oncofusion.data.schema import CohortSchema
         from oncofusion.decide import PropensityModel
-        from oncofusion.models.mmcare import MMCareNet
+        from oncofusion.models.mmcare import MMCareEnsemble, MMCareNet
         from oncofusion.models.run import read_json
         from oncofusion.survival.discretize import Discretizer
 
@@ -388,15 +389,19 @@ class MMCarePredictor(FittedSurvivalModel):
         meta = read_json(run_dir / "mmcare.json")
         prop = PropensityModel.from_json((run_dir / "propensity.json").read_text())
         lc_h = [float(h) for h in meta["lc_horizons"]]
-        net = MMCareNet(
-            config.network,
-            sizes["input_sizes"],
-            disc.n_intervals,
-            meta["arms"],
-            n_lc=len(lc_h),
-            lc=config.loss.lc_mode,
-            extra_encoder_args=sizes.get("extra_encoder_args"),
-        )
+        nets = [
+            MMCareNet(
+                config.network,
+                sizes["input_sizes"],
+                disc.n_intervals,
+                meta["arms"],
+                n_lc=len(lc_h),
+                lc=config.loss.lc_mode,
+                extra_encoder_args=sizes.get("extra_encoder_args"),
+            )
+            for _ in range(config.ensemble.members)
+        ]
+        net: torch.nn.Module = MMCareEnsemble(nets) if len(nets) > 1 else nets[0]
         try:
             net.load_state_dict(
                 torch.load(run_dir / WEIGHTS, map_location="cpu", weights_only=True)
