@@ -61,13 +61,14 @@ def _tie_groups(r_sorted_desc: np.ndarray, tol: float) -> np.ndarray:
 def _auc_from_groups(case_g: np.ndarray, ctrl_g: np.ndarray) -> np.ndarray:
     """Mann-Whitney area from grouped case/control weights, groups by decreasing risk.
 
-    Works on the last axis; returns NaN where there is no case or no control.
+    Works on the last axis; returns NaN where there is no case or no control. The ratio
+    of weighted sums can leave [0, 1] by a rounding error (1 + 2e-16); it is clipped back.
     """
     before = np.cumsum(case_g, axis=-1) - case_g
     num = (ctrl_g * (before + 0.5 * case_g)).sum(axis=-1)
     den = case_g.sum(axis=-1) * ctrl_g.sum(axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+        return np.where(den > 0, np.clip(num / np.where(den > 0, den, 1.0), 0.0, 1.0), np.nan)
 
 
 def _mean_auc(auc: np.ndarray, s_times: np.ndarray) -> np.ndarray:
