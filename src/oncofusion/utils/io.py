@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_write", "atomic_directory"]
+__all__ = ["atomic_directory", "atomic_write"]
 
 
 def _umask() -> int:

@@ -7,7 +7,7 @@ import random
 
 import numpy as np
 
-__all__ = ["seed_everything", "make_rng"]
+__all__ = ["make_rng", "seed_everything"]
 
 
 def seed_everything(seed: int, *, deterministic: bool = True) -> None:
