@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from oncofusion.errors import SurvivalInputError
+from oncofusion.errors import CohortError, SurvivalInputError
 
-__all__ = ["FittedSurvivalModel"]
+__all__ = ["FittedSurvivalModel", "check_schema_matches"]
 
 
 class FittedSurvivalModel(abc.ABC):
@@ -61,3 +61,25 @@ def check_times(times: Any) -> np.ndarray:
     if (np.diff(t) < 0).any():
         raise SurvivalInputError("'times' must be sorted in increasing order. Fix: pass np.sort(times).")
     return t
+
+
+#: schema parts a model can require to be unchanged, and how to read them
+_SCHEMA_PARTS = {
+    "clinical columns": lambda s: list(s.clinical.all),
+    "biomarkers": lambda s: list(s.biomarkers),
+    "genomics": lambda s: list(s.genomics),
+    "arms": lambda s: list(s.arms),
+    "time unit": lambda s: [s.time_unit],
+}
+
+
+def check_schema_matches(trained: Any, given: Any, parts: tuple[str, ...]) -> None:
+    """Raise a :class:`CohortError` when ``given``'s schema differs from ``trained``'s in ``parts``."""
+    for what in parts:
+        a, b = _SCHEMA_PARTS[what](trained), _SCHEMA_PARTS[what](given)
+        if a != b:
+            raise CohortError(
+                f"the cohort's {what} {b} differ from the model's {a}.",
+                file="cohort.yaml",
+                fix="predict on a cohort in the format the model was trained on (same columns, arms and units).",
+            )

@@ -22,7 +22,7 @@ import torch
 
 from oncofusion.data.cohort import Cohort
 from oncofusion.errors import CohortError, ModelLoadError, SurvivalInputError
-from oncofusion.models.base import FittedSurvivalModel, check_times
+from oncofusion.models.base import FittedSurvivalModel, check_schema_matches, check_times
 from oncofusion.models.mmcare_config import MMCareConfig, mmcare_config_from_dict
 from oncofusion.models.mmcare_data import forward_arms, image_shape, roi_step_cohort
 from oncofusion.models.mmcare_outputs import ArmPredictions, MMCarePrediction
@@ -110,19 +110,7 @@ class MMCarePredictor(FittedSurvivalModel):
 
     # ------------------------------------------------------------------ data
     def _check_schema(self, cohort: Cohort) -> None:
-        mine, theirs = self.schema, cohort.schema
-        for what, a, b in (
-            ("clinical columns", mine.clinical.all, theirs.clinical.all),
-            ("genomics", mine.genomics, theirs.genomics),
-            ("arms", mine.arms, theirs.arms),
-            ("time unit", [mine.time_unit], [theirs.time_unit]),
-        ):
-            if list(a) != list(b):
-                raise CohortError(
-                    f"the cohort's {what} {list(b)} differ from the model's {list(a)}.",
-                    file="cohort.yaml",
-                    fix="predict on a cohort in the format the model was trained on (same columns, arms and units).",
-                )
+        check_schema_matches(self.schema, cohort.schema, ("clinical columns", "genomics", "arms", "time unit"))
 
     def _roi(self, cohort: Cohort, tmp: Path) -> Cohort:
         """The cohort as the imaging encoder reads it after the segmentation -> ROI step."""

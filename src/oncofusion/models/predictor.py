@@ -18,7 +18,7 @@ import torch
 
 from oncofusion.data.cohort import Cohort
 from oncofusion.errors import CohortError, ModelLoadError
-from oncofusion.models.base import FittedSurvivalModel, check_times
+from oncofusion.models.base import FittedSurvivalModel, check_schema_matches, check_times
 from oncofusion.models.config import ModelConfig, config_from_dict
 from oncofusion.models.prediction import Prediction
 from oncofusion.models.registry import MODELS
@@ -77,19 +77,7 @@ class DiscreteTimePredictor(FittedSurvivalModel):
         )
 
     def _check_schema(self, cohort: Cohort) -> None:
-        mine, theirs = self.schema, cohort.schema
-        for what, a, b in (
-            ("clinical columns", mine.clinical.all, theirs.clinical.all),
-            ("biomarkers", mine.biomarkers, theirs.biomarkers),
-            ("genomics", mine.genomics, theirs.genomics),
-            ("time unit", [mine.time_unit], [theirs.time_unit]),
-        ):
-            if list(a) != list(b):
-                raise CohortError(
-                    f"the cohort's {what} {list(b)} differ from the model's {list(a)}.",
-                    file="cohort.yaml",
-                    fix="predict on a cohort in the format the model was trained on (same columns and units).",
-                )
+        check_schema_matches(self.schema, cohort.schema, ("clinical columns", "biomarkers", "genomics", "time unit"))
 
     # -------------------------------------------------------------------- prediction
     @torch.no_grad()
