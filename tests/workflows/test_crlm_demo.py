@@ -29,3 +29,26 @@ def test_demo_runs_end_to_end_and_resumes(tmp_path: Path) -> None:
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0, again.output
     assert (out / "runs" / "full" / "weights.pt").stat().st_mtime_ns == stamp
+
+
+def test_demo_with_the_tri_modal_model_only(tmp_path: Path) -> None:
+    from oncofusion.workflows.crlm_demo import run_crlm_demo
+
+    out = tmp_path / "demo"
+    result = run_crlm_demo(out, n=60, max_epochs=1, n_resamples=20, frames=4, size=16, reports=False, variants=("full",))
+    assert set(result.runs) == {"full"}
+    assert not (out / "runs" / "imaging_only").exists()
+    summary = result.tables["summary"]
+    assert {"full", "cox_clinical", "oracle"} <= set(summary["model"])
+    assert "dmanet" in set(result.tables["dynamic_update"]["model"])
+
+
+def test_demo_variants_must_include_the_full_model(tmp_path: Path) -> None:
+    import pytest
+
+    from oncofusion.workflows.crlm_demo import run_crlm_demo
+
+    for bad in (("imaging_only",), ("full", "no_such_variant")):
+        with pytest.raises(ValueError, match="variants must include 'full'"):
+            run_crlm_demo(tmp_path / "demo", n=60, variants=bad)
+    assert not (tmp_path / "demo").exists()  # rejected before anything is written

@@ -15,7 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["DemoResult", "run_crlm_demo", "oracle_predset", "baseline_predset"]
+__all__ = ["VARIANTS", "DemoResult", "run_crlm_demo", "oracle_predset", "baseline_predset"]
+
+#: the DMA-Net variants the demo trains: the tri-modal model and its unimodal ablations
+VARIANTS = ("full", "imaging_only", "markers_only", "clinical_only")
 
 #: relative cost of each step, for the running time estimate
 _STEPS = {
@@ -72,8 +75,15 @@ def baseline_predset(name: str, model: Any, cohort: Any, ids: list[str], train: 
 def run_crlm_demo(
     out_dir: str | Path, *, n: int = 300, seed: int = 0, config: str = "dmanet-cpu", frames: int = 8, size: int = 32,
     max_epochs: int | None = None, n_resamples: int = 1000, console: Any = None, reports: bool = True,
+    variants: tuple[str, ...] = VARIANTS,
 ) -> DemoResult:
-    """Run the whole DMA-Net story; everything goes under ``out_dir`` (resumable)."""
+    """Run the whole DMA-Net story; everything goes under ``out_dir`` (resumable).
+
+    ``variants`` are the DMA-Net variants trained (``"full"`` must be one of them); the
+    unimodal ones can be left out where only the tri-modal model matters (large cohorts).
+    """
+    if "full" not in variants or set(variants) - set(VARIANTS):
+        raise ValueError(f"variants must include 'full' and come from {list(VARIANTS)}; got {list(variants)}.")
     import warnings
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -95,9 +105,16 @@ def run_crlm_demo(
     overrides = {"train": {"seed": seed, **({"max_epochs": max_epochs} if max_epochs else {})}, "data": {"split": [180, 60, 60]}}
     cfg = load_config(config, overrides)
     cols = [TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
+    if console is None:
+        # a console of its own: on rich's global one the trainer's live progress bar would
+        # stop this one's live display (IndexError on exit)
+        from rich.console import Console
+
+        console = Console()
     with Progress(*cols, console=console, transient=False) as bar, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        task = bar.add_task("simulating the CRLM cohort", total=sum(_STEPS.values()))
+        steps = {k: v for k, v in _STEPS.items() if k not in VARIANTS or k in variants}
+        task = bar.add_task("simulating the CRLM cohort", total=sum(steps.values()))
         if not (cohort_dir / "cohort.yaml").exists():
             simulate_crlm(n=n, seed=seed, out=cohort_dir, frames=frames, size=size)
         cohort = load_cohort(cohort_dir, require_events=True)
@@ -111,7 +128,7 @@ def run_crlm_demo(
             splits = make_splits(cohort, cfg)
             write_json(splits_file, splits)
         runs: dict[str, Path] = {}
-        for variant in ("full", "imaging_only", "markers_only", "clinical_only"):
+        for variant in variants:
             bar.update(task, description=f"training DMA-Net ({variant.replace('_', ' ')})")
             runs.update(train_variants(cohort, cfg, [variant], out_dir / "runs", splits=splits))
             bar.advance(task, _STEPS[variant])
