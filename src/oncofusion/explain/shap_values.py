@@ -177,7 +177,9 @@ class _FixedModalities:
                     }
                 else:
                     feats[m] = net.encoders[m].forward_batch(sub)
-            fused = net.fusion(feats, {m: mask[m] for m in net.modalities})
+            own_mask = {m: mask[m] for m in net.modalities}
+            fuse = getattr(net, "fuse", None)
+            fused = fuse(feats, own_mask, sub) if fuse is not None else net.fusion(feats, own_mask)
             outs.append(dict(net.head(fused)))
         return self._read(self.mix(outs))
 

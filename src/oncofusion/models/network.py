@@ -9,6 +9,7 @@ attention" and "no alignment" are config switches, not copies of code.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +19,7 @@ from torch import nn
 
 from oncofusion.errors import ConfigError
 
-__all__ = ["ComponentConfig", "NetworkConfig", "MultimodalSurvivalNet", "MODALITY_INPUT_ARG"]
+__all__ = ["ComponentConfig", "NetworkConfig", "MultimodalSurvivalNet", "MODALITY_INPUT_ARG", "VECTOR_MODALITIES"]
 
 #: the constructor argument that receives each modality's input size
 MODALITY_INPUT_ARG = {"imaging": "in_channels", "biomarkers": "n_markers", "clinical": "in_features", "genomics": "n_genes"}
@@ -42,6 +43,12 @@ class NetworkConfig(BaseModel):
     encoders: dict[str, ComponentConfig]
     fusion: ComponentConfig
     head: ComponentConfig = Field(default_factory=lambda: ComponentConfig(name="discrete_time"))
+    #: vector modalities whose input also enters the head linearly (wide & deep)
+    linear: list[str] = Field(default_factory=list)
+
+
+#: modalities whose batch entry is one vector per patient (usable in ``network.linear``)
+VECTOR_MODALITIES = ("clinical", "genomics")
 
 
 class MultimodalSurvivalNet(nn.Module):
@@ -58,6 +65,15 @@ class MultimodalSurvivalNet(nn.Module):
         Number of discrete-time intervals K (from the fitted discretizer).
     extra_encoder_args
         Data-dependent encoder arguments (e.g. the gene graph's edges for ``gcn``).
+
+    Notes
+    -----
+    ``config.linear`` (wide & deep; Cheng et al. 2016, *Wide & Deep Learning for Recommender
+    Systems*): the named vector modalities' inputs, each times its modality mask and followed
+    by the mask itself, :math:`w = [x_m \\cdot \\mathbb{1}_m, \\mathbb{1}_m]_m`, reach the head
+    next to the fused representation (``fused["wide"]``), which adds a linear term in
+    :math:`w` to its logits. Small cohorts learn strong linear effects from it that the deep
+    part would need many more patients for.
     """
 
     def __init__(
@@ -91,15 +107,42 @@ class MultimodalSurvivalNet(nn.Module):
         if config.fusion.name == "cross_attention":
             fusion_args.setdefault("n_slices", n_intervals)
         self.fusion = FUSIONS.build(config.fusion.name, dims=dims, **fusion_args)
+        self.linear = list(config.linear)
+        bad = [m for m in self.linear if m not in VECTOR_MODALITIES or m not in self.modalities]
+        if bad or len(set(self.linear)) != len(self.linear):
+            raise ConfigError(
+                f"network.linear {self.linear}: each entry must be one of the network's modalities that "
+                f"are one vector per patient ({[m for m in VECTOR_MODALITIES if m in self.modalities]}), once."
+            )
+        head_args = dict(config.head.args)
+        if self.linear:
+            head_args["wide_features"] = sum(int(input_sizes[m]) + 1 for m in self.linear)
+            if "wide_features" not in inspect.signature(HEADS.get(config.head.name)).parameters:
+                raise ConfigError(f"head '{config.head.name}' has no linear part; remove network.linear.")
         self.head = HEADS.build(
-            config.head.name, in_features=int(self.fusion.out_features), n_intervals=n_intervals, **config.head.args
+            config.head.name, in_features=int(self.fusion.out_features), n_intervals=n_intervals, **head_args
         )
         self.n_intervals = int(n_intervals)
+
+    def wide_input(self, batch: Mapping[str, Any]) -> torch.Tensor:
+        """:math:`[x_m \\cdot \\mathbb{1}_m, \\mathbb{1}_m]` over ``config.linear``, (B, W)."""
+        parts = []
+        for m in self.linear:
+            present = torch.as_tensor(batch["modality_mask"][m]).to(batch[m].dtype).reshape(-1, 1)
+            parts += [batch[m].flatten(1) * present, present]
+        return torch.cat(parts, dim=1)
+
+    def fuse(self, features: Mapping[str, Any], mask: Mapping[str, Any], batch: Mapping[str, Any]) -> dict[str, Any]:
+        """The fusion's output for encoded ``features``, with the wide input where configured."""
+        fused = dict(self.fusion(features, mask))
+        if self.linear:
+            fused["wide"] = self.wide_input(batch)
+        return fused
 
     def forward(self, batch: Mapping[str, Any]) -> dict[str, Any]:
         features = {m: self.encoders[m].forward_batch(batch) for m in self.modalities}
         mask = {m: batch["modality_mask"][m] for m in self.modalities}
-        fused = self.fusion(features, mask)
+        fused = self.fuse(features, mask, batch)
         out = dict(self.head(fused))
         attention: dict[str, torch.Tensor] = dict(fused.get("attention", {}))
         for m, f in features.items():

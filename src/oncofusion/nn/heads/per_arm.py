@@ -11,6 +11,12 @@ output contract: ``logit_hazard``/``hazard``). LC is either ``J`` binary logits 
 *failure* by each LC horizon (``lc="binary"``, MM-Care; higher is worse, local control
 probability is ``1 - lc_risk``) or a discrete-time hazard of local failure
 (``lc="discrete_time"``). An optional ``trunk`` MLP is shared by all arms and tasks.
+
+With ``wide_features`` (wide & deep, :class:`~oncofusion.models.network.MultimodalSurvivalNet`
+``linear``), every arm adds a linear term of the wide input :math:`w` to its logits:
+:math:`\beta_{OS,T}^\top w` to every OS interval (a proportional-odds shift of the
+discrete hazards) and :math:`B_{LC,T} w` to the LC logits. These weights start at zero,
+so an untrained wide part leaves the deep part's output unchanged.
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ class PerArmHead(nn.Module):
         Hidden widths of an MLP shared by all branches (``()``: none).
     act, dropout
         Activation and dropout of the MLPs.
+    wide_features
+        Size ``W`` of the wide input ``z["wide"]`` (0: none).
 
     Notes
     -----
@@ -62,7 +70,7 @@ class PerArmHead(nn.Module):
 
     def __init__(self, in_features: int, arms: Sequence[str], n_intervals: int, n_lc: int = 2,
                  lc: str = "binary", hidden: Sequence[int] = (), trunk: Sequence[int] = (),
-                 act: str = "relu", dropout: float = 0.0) -> None:
+                 act: str = "relu", dropout: float = 0.0, wide_features: int = 0) -> None:
         super().__init__()
         arms = [str(a) for a in arms]
         if not arms or len(set(arms)) != len(arms) or any("." in a or not a for a in arms):
@@ -79,20 +87,33 @@ class PerArmHead(nn.Module):
             branch = nn.ModuleDict({"os": make_mlp(width, hidden, self.n_intervals, act=act, dropout=dropout)})
             if self.n_lc > 0:
                 branch["lc"] = make_mlp(width, hidden, self.n_lc, act=act, dropout=dropout)
+            if wide_features > 0:
+                branch["os_wide"] = _zero_linear(int(wide_features), 1)
+                if self.n_lc > 0:
+                    branch["lc_wide"] = _zero_linear(int(wide_features), self.n_lc)
             self.heads[arm] = branch
+        self.wide_features = int(wide_features)
 
     def forward(self, z: Tensor | Mapping[str, Any]) -> dict[str, dict[str, Tensor]]:
         x = head_input(z)
         check_features(x, self.in_features, 2, "per_arm head")
+        wide = None
+        if self.wide_features:
+            wide = head_input(z, "wide")
+            check_features(wide, self.wide_features, 2, "per_arm head (wide input)")
         r = self.trunk(x)
         out: dict[str, dict[str, Tensor]] = {}
         for arm in self.arms:
             branch = cast(nn.ModuleDict, self.heads[arm])
             os_logit = branch["os"](r)
+            if wide is not None:
+                os_logit = os_logit + branch["os_wide"](wide)
             block = {"logit_hazard": os_logit, "hazard": torch.sigmoid(os_logit),
                      "os_logit_hazard": os_logit, "os_hazard": torch.sigmoid(os_logit)}
             if self.n_lc > 0:
                 lc_logit = branch["lc"](r)
+                if wide is not None:
+                    lc_logit = lc_logit + branch["lc_wide"](wide)
                 if self.lc == "binary":
                     block.update(lc_logit=lc_logit, lc_risk=torch.sigmoid(lc_logit))
                 else:
@@ -113,3 +134,11 @@ class PerArmHead(nn.Module):
             index = arm.to(stacked.device).view(-1, 1, *([1] * (stacked.dim() - 2)))
             picked[key] = stacked.gather(1, index.expand(-1, 1, *stacked.shape[2:])).squeeze(1)
         return picked
+
+
+def _zero_linear(n_in: int, n_out: int) -> nn.Linear:
+    """A linear layer with zero weights and bias (starts as "no effect")."""
+    layer = nn.Linear(n_in, n_out)
+    nn.init.zeros_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    return layer

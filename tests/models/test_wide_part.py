@@ -1,0 +1,125 @@
+"""The wide (linear) part of a network (``network.linear``): contract, masks, gradients, SHAP."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from oncofusion.data import load_cohort
+from oncofusion.data.collate import collate_patients
+from oncofusion.data.dataset import PatientDataset
+from oncofusion.data.preprocess import TabularPreprocessor
+from oncofusion.errors import ConfigError
+from oncofusion.models.mmcare import MMCareNet
+from oncofusion.models.mmcare_config import load_mmcare_config
+from oncofusion.models.pipeline import input_sizes
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from oncofusion.data.simulate import simulate_nsclc
+
+    root = tmp_path_factory.mktemp("nsclc") / "c"
+    simulate_nsclc(30, 3, str(root), size=16)
+    cohort = load_cohort(root, check_images=False)
+    cfg = load_mmcare_config("mmcare-cpu", {"network": {"linear": ["clinical", "genomics"]}})
+    pre = TabularPreprocessor().fit(cohort, cohort.patient_ids)
+    sizes = input_sizes(cohort, pre, cfg)
+    ds = PatientDataset(cohort, pre, image_shape=(16, 16, 16))
+    batch = collate_patients([ds[i] for i in range(10)])
+    return {"cfg": cfg, "sizes": sizes, "batch": batch}
+
+
+def _net(tiny, network=None, seed: int = 0) -> MMCareNet:
+    torch.manual_seed(seed)
+    s = tiny["sizes"]
+    return MMCareNet(network or tiny["cfg"].network, s["input_sizes"], 10, ["sbrt", "surgery"], n_lc=2,
+                     extra_encoder_args=s["extra_encoder_args"]).eval()  # fmt: skip
+
+
+def _randomise_wide(net: MMCareNet) -> None:
+    g = torch.Generator().manual_seed(3)
+    for arm in net.arms:
+        for key in ("os_wide", "lc_wide"):
+            layer = net.head.heads[arm][key]
+            layer.weight.data = torch.randn(layer.weight.shape, generator=g)
+
+
+def test_an_untrained_wide_part_leaves_the_deep_output_unchanged(tiny):
+    deep = tiny["cfg"].network.model_copy(update={"linear": []})
+    batch = tiny["batch"]
+    wide_net, deep_net = _net(tiny), _net(tiny, deep)
+    unexpected = deep_net.load_state_dict(wide_net.state_dict(), strict=False).unexpected_keys
+    assert unexpected and all("_wide." in k for k in unexpected)  # the same deep weights
+    with torch.no_grad():
+        a, b = wide_net(batch), deep_net(batch)
+    for arm in ("sbrt", "surgery"):
+        torch.testing.assert_close(a["arms"][arm]["hazard"], b["arms"][arm]["hazard"])
+        torch.testing.assert_close(a["arms"][arm]["lc_risk"], b["arms"][arm]["lc_risk"])
+    w = tiny["sizes"]["input_sizes"]
+    assert _net(tiny).head.wide_features == w["clinical"] + 1 + w["genomics"] + 1
+
+
+def test_wide_term_is_linear_shift_of_the_logits_and_respects_the_mask(tiny):
+    net = _net(tiny)
+    _randomise_wide(net)
+    batch = dict(tiny["batch"])
+    with torch.no_grad():
+        out = net(batch)
+        wide = net.body.wide_input(batch)
+        shift = net.head.heads["sbrt"]["os_wide"](wide)
+        net.head.heads["sbrt"]["os_wide"].weight.zero_()
+        net.head.heads["sbrt"]["os_wide"].bias.zero_()
+        deep = net(batch)
+    # the same shift on every OS interval (proportional odds)
+    torch.testing.assert_close(out["arms"]["sbrt"]["logit_hazard"] - deep["arms"]["sbrt"]["logit_hazard"],
+                               shift.expand(-1, 10))  # fmt: skip
+    # a patient without genomics: their gene values do not reach the wide input
+    mask = {k: v.clone() for k, v in batch["modality_mask"].items()}
+    mask["genomics"][0] = False
+    masked = {**batch, "modality_mask": mask}
+    poked = {**masked, "genomics": masked["genomics"].clone()}
+    poked["genomics"][0] += 5.0
+    torch.testing.assert_close(net.body.wide_input(masked)[0], net.body.wide_input(poked)[0])
+    n_clin = tiny["sizes"]["input_sizes"]["clinical"]
+    assert net.body.wide_input(masked)[0, -1] == 0 and net.body.wide_input(masked)[0, n_clin] == 1
+
+
+def test_wide_part_gets_gradients(tiny):
+    net = _net(tiny).train()
+    out = net(tiny["batch"])
+    (out["arms"]["sbrt"]["logit_hazard"].sum() + out["arms"]["surgery"]["lc_logit"].sum()).backward()
+    assert net.head.heads["sbrt"]["os_wide"].weight.grad.abs().sum() > 0
+    assert net.head.heads["surgery"]["lc_wide"].weight.grad.abs().sum() > 0
+
+
+def test_linear_needs_vector_modalities_of_the_network_and_a_head_with_a_wide_part(tiny):
+    net_cfg = tiny["cfg"].network
+    for bad in (["imaging"], ["biomarkers"], ["clinical", "clinical"]):
+        with pytest.raises(ConfigError, match="network.linear"):
+            _net(tiny, net_cfg.model_copy(update={"linear": bad}))
+    from oncofusion.models.network import ComponentConfig, MultimodalSurvivalNet
+
+    discrete = net_cfg.model_copy(update={"head": ComponentConfig(name="discrete_time")})
+    with pytest.raises(ConfigError, match="has no linear part"):
+        MultimodalSurvivalNet(discrete, tiny["sizes"]["input_sizes"], 10, tiny["sizes"]["extra_encoder_args"])
+
+
+def test_shap_shortcut_includes_the_wide_part(tiny):
+    from oncofusion.explain._batch import select_rows
+    from oncofusion.explain.shap_values import _FixedModalities
+
+    net = _net(tiny)
+    _randomise_wide(net)
+    row = select_rows(tiny["batch"], [1])
+    targets = [lambda o: o["sbrt"]["hazard"][:, 4], lambda o: o["surgery"]["lc_risk"][:, 1]]
+    with torch.no_grad():
+        f = _FixedModalities(net.body, row, targets, chunk=8)
+        assert f.fast  # the shortcut reproduces the full forward pass, wide term included
+        g = torch.Generator().manual_seed(1)
+        clin = row["clinical"].repeat(5, 1) + torch.randn(5, row["clinical"].shape[1], generator=g)
+        miss = row["clinical_missing"].repeat(5, 1)
+        gen = row["genomics"].repeat(5, *([1] * (row["genomics"].dim() - 1)))
+        fast = f(clin, miss, gen)
+        f.fast = False
+        torch.testing.assert_close(fast, f(clin, miss, gen), atol=1e-5, rtol=1e-4)
