@@ -123,3 +123,24 @@ def test_shap_shortcut_includes_the_wide_part(tiny):
         fast = f(clin, miss, gen)
         f.fast = False
         torch.testing.assert_close(fast, f(clin, miss, gen), atol=1e-5, rtol=1e-4)
+
+
+def test_shared_wide_part_shifts_every_arm_by_the_same_linear_term(tiny):
+    from oncofusion.models.network import ComponentConfig
+
+    net_cfg = tiny["cfg"].network
+    shared = net_cfg.model_copy(update={"head": ComponentConfig(name="per_arm", args={**net_cfg.head.args, "wide": "shared"})})
+    net = _net(tiny, shared)
+    assert not any("wide" in k for arm in net.arms for k in net.head.heads[arm])
+    layer = net.head.shared_wide["os_wide"]
+    layer.weight.data = torch.linspace(-1, 1, layer.weight.numel()).reshape(layer.weight.shape)
+    batch = tiny["batch"]
+    with torch.no_grad():
+        out = net(batch)
+        shift = layer(net.body.wide_input(batch))
+        layer.weight.zero_()
+        deep = net(batch)
+    for arm in net.arms:
+        torch.testing.assert_close(out["arms"][arm]["logit_hazard"] - deep["arms"][arm]["logit_hazard"], shift.expand(-1, 10))
+    with pytest.raises(ValueError, match="wide part"):
+        _net(tiny, net_cfg.model_copy(update={"head": ComponentConfig(name="per_arm", args={"wide": "diagonal"})}))

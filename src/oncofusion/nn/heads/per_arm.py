@@ -15,8 +15,10 @@ probability is ``1 - lc_risk``) or a discrete-time hazard of local failure
 With ``wide_features`` (wide & deep, :class:`~oncofusion.models.network.MultimodalSurvivalNet`
 ``linear``), every arm adds a linear term of the wide input :math:`w` to its logits:
 :math:`\beta_{OS,T}^\top w` to every OS interval (a proportional-odds shift of the
-discrete hazards) and :math:`B_{LC,T} w` to the LC logits. These weights start at zero,
-so an untrained wide part leaves the deep part's output unchanged.
+discrete hazards) and :math:`B_{LC,T} w` to the LC logits; with ``wide="shared"`` all arms
+share one :math:`\beta_{OS}` and :math:`B_{LC}` (linear prognostic effects; the difference
+between the arms then comes from the deep part only). These weights start at zero, so an
+untrained wide part leaves the deep part's output unchanged.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class PerArmHead(nn.Module):
         Activation and dropout of the MLPs.
     wide_features
         Size ``W`` of the wide input ``z["wide"]`` (0: none).
+    wide
+        ``"per_arm"`` (a linear term per arm) or ``"shared"`` (one for all arms).
 
     Notes
     -----
@@ -70,7 +74,8 @@ class PerArmHead(nn.Module):
 
     def __init__(self, in_features: int, arms: Sequence[str], n_intervals: int, n_lc: int = 2,
                  lc: str = "binary", hidden: Sequence[int] = (), trunk: Sequence[int] = (),
-                 act: str = "relu", dropout: float = 0.0, wide_features: int = 0) -> None:
+                 act: str = "relu", dropout: float = 0.0, wide_features: int = 0,
+                 wide: str = "per_arm") -> None:
         super().__init__()
         arms = [str(a) for a in arms]
         if not arms or len(set(arms)) != len(arms) or any("." in a or not a for a in arms):
@@ -82,12 +87,18 @@ class PerArmHead(nn.Module):
         self.n_intervals, self.n_lc = int(n_intervals), int(n_lc)
         self.trunk = make_mlp(self.in_features, trunk, None, act=act, dropout=dropout) if trunk else nn.Identity()
         width = int(trunk[-1]) if trunk else self.in_features
+        self.wide = look_up_option(wide, ["per_arm", "shared"], what="wide part")
         self.heads = nn.ModuleDict()
+        self.shared_wide = nn.ModuleDict()
+        if wide_features > 0 and self.wide == "shared":
+            self.shared_wide["os_wide"] = _zero_linear(int(wide_features), 1)
+            if self.n_lc > 0:
+                self.shared_wide["lc_wide"] = _zero_linear(int(wide_features), self.n_lc)
         for arm in self.arms:
             branch = nn.ModuleDict({"os": make_mlp(width, hidden, self.n_intervals, act=act, dropout=dropout)})
             if self.n_lc > 0:
                 branch["lc"] = make_mlp(width, hidden, self.n_lc, act=act, dropout=dropout)
-            if wide_features > 0:
+            if wide_features > 0 and self.wide == "per_arm":
                 branch["os_wide"] = _zero_linear(int(wide_features), 1)
                 if self.n_lc > 0:
                     branch["lc_wide"] = _zero_linear(int(wide_features), self.n_lc)
@@ -105,15 +116,16 @@ class PerArmHead(nn.Module):
         out: dict[str, dict[str, Tensor]] = {}
         for arm in self.arms:
             branch = cast(nn.ModuleDict, self.heads[arm])
+            linear = self.shared_wide if self.wide == "shared" else branch
             os_logit = branch["os"](r)
             if wide is not None:
-                os_logit = os_logit + branch["os_wide"](wide)
+                os_logit = os_logit + linear["os_wide"](wide)
             block = {"logit_hazard": os_logit, "hazard": torch.sigmoid(os_logit),
                      "os_logit_hazard": os_logit, "os_hazard": torch.sigmoid(os_logit)}
             if self.n_lc > 0:
                 lc_logit = branch["lc"](r)
                 if wide is not None:
-                    lc_logit = lc_logit + branch["lc_wide"](wide)
+                    lc_logit = lc_logit + linear["lc_wide"](wide)
                 if self.lc == "binary":
                     block.update(lc_logit=lc_logit, lc_risk=torch.sigmoid(lc_logit))
                 else:
