@@ -120,7 +120,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("bench-out/mmcare"))
     ap.add_argument("--n", type=int, default=2000)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2], help="main runs (none: only the fusion comparison)")
     ap.add_argument("--fusion-seeds", type=int, nargs="*", default=[0])
     ap.add_argument(
         "--roi", action="store_true", help="train the 3D U-Net and use predicted-mask ROIs"
@@ -210,6 +210,29 @@ def main() -> None:
 
 def markdown(results: dict[str, Any]) -> str:
     """The docs/benchmarks.md text of ``results``."""
+    text = ""
+    if results["runs"]:
+        text = _runs_markdown(results)
+    if "fusions" in results:
+        fz = pd.DataFrame(results["fusions"])
+        metrics = [
+            c
+            for c in ("os_c_index", "lc_auc", "lc_accuracy", "agreement", "value_share")
+            if c in fz
+        ]
+        agg = fz.groupby("variant", sort=False)[metrics].agg(["mean", "std"])
+        text += (
+            "\n\n| variant | " + " | ".join(metrics) + " |\n|---|" + "---:|" * len(metrics) + "\n"
+        )
+        text += "\n".join(
+            f"| {v} | " + " | ".join(f"{r[(m, 'mean')]:.3f} ± {r[(m, 'std')]:.3f}" for m in metrics) + " |"
+            for v, r in agg.iterrows()
+        )
+    return text + "\n"
+
+
+def _runs_markdown(results: dict[str, Any]) -> str:
+    """The main runs' table, the T-learner and the policies (mean over seeds)."""
     runs = pd.DataFrame(results["runs"])
     cols = [
         "seed",
@@ -249,22 +272,7 @@ def markdown(results: dict[str, Any]) -> str:
         text += "\n".join(
             f"| {p} | {r['agreement']:.3f} | {r['value_share']:.3f} |" for p, r in agg.iterrows()
         )
-    if "fusions" in results:
-        fz = pd.DataFrame(results["fusions"])
-        metrics = [
-            c
-            for c in ("os_c_index", "lc_auc", "lc_accuracy", "agreement", "value_share")
-            if c in fz
-        ]
-        agg = fz.groupby("variant", sort=False)[metrics].mean()
-        text += (
-            "\n\n| variant | " + " | ".join(metrics) + " |\n|---|" + "---:|" * len(metrics) + "\n"
-        )
-        text += "\n".join(
-            f"| {v} | " + " | ".join(f"{r[m]:.3f}" for m in metrics) + " |"
-            for v, r in agg.iterrows()
-        )
-    return text + "\n"
+    return text
 
 
 if __name__ == "__main__":
