@@ -22,7 +22,9 @@ def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("nsclc") / "c"
     simulate_nsclc(30, 3, str(root), size=16)
     cohort = load_cohort(root, check_images=False)
-    cfg = load_mmcare_config("mmcare-cpu", {"network": {"linear": ["clinical", "genomics"]}})
+    head = {"name": "per_arm", "args": {"hidden": [32], "dropout": 0.2, "wide": "per_arm"}}
+    cfg = load_mmcare_config("mmcare-cpu", {"network": {"linear": ["clinical", "genomics"], "head": head}})
+    assert cfg.network.head.args["wide"] == "per_arm"
     pre = TabularPreprocessor().fit(cohort, cohort.patient_ids)
     sizes = input_sizes(cohort, pre, cfg)
     ds = PatientDataset(cohort, pre, image_shape=(16, 16, 16))
@@ -98,6 +100,11 @@ def test_linear_needs_vector_modalities_of_the_network_and_a_head_with_a_wide_pa
     for bad in (["imaging"], ["biomarkers"], ["clinical", "clinical"]):
         with pytest.raises(ConfigError, match="network.linear"):
             _net(tiny, net_cfg.model_copy(update={"linear": bad}))
+    # a vector modality the network leaves out (a cohort without genomics) has no wide input
+    no_genomics = net_cfg.model_copy(update={"modalities": ["imaging", "clinical"]})
+    assert _net(tiny, no_genomics).head.wide_features == tiny["sizes"]["input_sizes"]["clinical"] + 1
+    no_vectors = net_cfg.model_copy(update={"modalities": ["imaging"]})
+    assert _net(tiny, no_vectors).head.wide_features == 0
     from oncofusion.models.network import ComponentConfig, MultimodalSurvivalNet
 
     discrete = net_cfg.model_copy(update={"head": ComponentConfig(name="discrete_time")})

@@ -43,7 +43,8 @@ class NetworkConfig(BaseModel):
     encoders: dict[str, ComponentConfig]
     fusion: ComponentConfig
     head: ComponentConfig = Field(default_factory=lambda: ComponentConfig(name="discrete_time"))
-    #: vector modalities whose input also enters the head linearly (wide & deep)
+    #: vector modalities whose input also enters the head linearly (wide & deep); those
+    #: not in ``modalities`` are left out
     linear: list[str] = Field(default_factory=list)
 
 
@@ -107,13 +108,15 @@ class MultimodalSurvivalNet(nn.Module):
         if config.fusion.name == "cross_attention":
             fusion_args.setdefault("n_slices", n_intervals)
         self.fusion = FUSIONS.build(config.fusion.name, dims=dims, **fusion_args)
-        self.linear = list(config.linear)
-        bad = [m for m in self.linear if m not in VECTOR_MODALITIES or m not in self.modalities]
-        if bad or len(set(self.linear)) != len(self.linear):
+        bad = [m for m in config.linear if m not in VECTOR_MODALITIES]
+        if bad or len(set(config.linear)) != len(config.linear):
             raise ConfigError(
-                f"network.linear {self.linear}: each entry must be one of the network's modalities that "
-                f"are one vector per patient ({[m for m in VECTOR_MODALITIES if m in self.modalities]}), once."
+                f"network.linear {config.linear}: each entry must be a modality that is one vector "
+                f"per patient ({list(VECTOR_MODALITIES)}), once."
             )
+        # like ``encoders``, ``linear`` may name a modality the network leaves out (a cohort
+        # without genomics, the "w/o genomics" ablation): it then has no wide input
+        self.linear = [m for m in config.linear if m in self.modalities]
         head_args = dict(config.head.args)
         if self.linear:
             head_args["wide_features"] = sum(int(input_sizes[m]) + 1 for m in self.linear)
