@@ -270,6 +270,10 @@ CASES = [
         "the arm is not one of the arms declared in cohort.yaml: sbrt, surgery (found 'chemo' (patient 006))",
     ),
     Case(
+        "arm_missing", set_cell("patients", 4, "arm", ""), "patients.csv", "arm", "4",
+        "the treatment arm is missing",
+    ),
+    Case(
         "arm_column_without_arms", edit_yaml("arms: [sbrt, surgery]\n", ""), "patients.csv", "arm", None,
         "has an 'arm' column but cohort.yaml declares no arms",
     ),

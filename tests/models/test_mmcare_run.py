@@ -146,6 +146,15 @@ def test_records_and_received_arm_survival(trained):
     np.testing.assert_allclose(from_record.os_hazard, from_cohort.os_hazard, rtol=1e-6)
     np.testing.assert_allclose(from_record.lc_control, from_cohort.lc_control, rtol=1e-6)
     assert list(from_record.received) == [""]
+    treated = {**rec, "patient_id": "treated", "arm": model.arms[1]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        both = model.predict_records([rec, treated], root=test.root, mc_samples=0)
+    assert list(both.received) == ["", model.arms[1]]  # no placeholder arm for the untreated
+    np.testing.assert_allclose(both.os_hazard[0], both.os_hazard[1], rtol=1e-6)  # arm received is not an input
+    with pytest.raises(CohortError, match="not one of the arms"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.predict_records([{**rec, "arm": "chemo"}], root=test.root, mc_samples=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         s = model.predict_survival(test, [12.0, 36.0])

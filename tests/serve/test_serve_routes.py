@@ -135,7 +135,6 @@ def test_predict_rejects_invalid_fields_naming_them(client: Any, body: Any, fiel
     ("record", "field", "words"),
     [
         (make_record(clinical={"sex": "X"}), "records[0].clinical.sex", "sex"),
-        (make_record(arm=None), "records[0].arm", "arm"),
         (make_record(visits=[{"time": 1.0, "ezh2": 1.0}, {"time": 1.0, "ezh2": 2.0}]), "records[0].visits.time",
          "more than one visit"),
         (make_record(images=[{"path": "../etc/passwd"}]), "records[0].images.path", "leaves"),
@@ -152,11 +151,19 @@ def test_predict_runs_the_cohort_validators(client: Any, record: Any, field: str
     assert client.app.state.service.registry.counts()["records"] == 0  # nothing stored
 
 
+def test_a_patient_not_yet_treated_may_leave_the_arm_out(client: Any) -> None:
+    treated = _post(client, "/predict", {"records": [make_record("p1")]})
+    untreated = _post(client, "/predict", {"records": [make_record("p2", arm=None)]})
+    assert treated.status_code == untreated.status_code == 200, untreated.text
+    # the arm received is not an input of this model: the same record scores the same
+    assert untreated.json()["predictions"][0]["hazard"] == treated.json()["predictions"][0]["hazard"]
+
+
 def test_predict_batch_errors_name_the_record_or_the_patient(client: Any) -> None:
     r = _post(client, "/predict", {"records": [make_record("p1"), make_record("p1")]})
     assert r.status_code == 422 and "p1" in r.json()["message"]
-    r = _post(client, "/predict", {"records": [make_record("p1"), make_record("p2", arm=None)]})
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "records[1].arm"
+    r = _post(client, "/predict", {"records": [make_record("p1"), make_record("p2", clinical={"sex": "X"})]})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "records[].clinical.sex"
     bad_visit = make_record("p2", visits=[{"time": 2.0, "ezh2": 1.0}, {"time": 2.0}])
     r = _post(client, "/predict", {"records": [make_record("p1"), bad_visit]})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "records[].visits.time"

@@ -144,7 +144,8 @@ def cohort_from_records(
         return Table(frame=frame.mask(frame.eq("")), file=f"{source}:{file}")
 
     patient_cols = ["patient_id", "time", "event", *(["arm"] if schema.arms else []), *schema.clinical.all, *schema.extra]
-    patients = validate_patients(table(rows, "patients", patient_cols), schema)
+    # a record without ``arm`` is a patient still to be treated (scoring under every arm)
+    patients = validate_patients(table(rows, "patients", patient_cols), schema, arm_required=False)
     ids = set(patients["patient_id"])
     biomarkers = genomics = imaging = None
     if schema.biomarkers:

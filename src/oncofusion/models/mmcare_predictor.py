@@ -246,24 +246,13 @@ class MMCarePredictor(FittedSurvivalModel):
     ) -> ArmPredictions:
         """:meth:`predict_arms` for patient records (:mod:`oncofusion.data.records`).
 
-        A record without ``arm`` is a patient still to be treated: it passes the cohort
-        validation with a placeholder arm and comes back with ``received == ""``.
+        A record without ``arm`` is a patient still to be treated: it comes back with
+        ``received == ""``.
         """
-        from dataclasses import replace
-
         from oncofusion.data.records import cohort_from_records
 
-        recs = [dict(r) for r in records]
-        new = [str(r.get("patient_id")) for r in recs if not r.get("arm")]
-        for r in recs:
-            if not r.get("arm"):
-                r["arm"] = self.arms[0]
-        cohort = cohort_from_records(recs, self.schema, root=root, source="record")
-        preds = self.predict_arms(cohort, mc_samples=mc_samples, seed=seed)
-        received = np.array(
-            ["" if p in new else r for p, r in zip(preds.patient_ids, preds.received)], dtype=object
-        )
-        return replace(preds, received=received)
+        cohort = cohort_from_records(list(records), self.schema, root=root, source="record")
+        return self.predict_arms(cohort, mc_samples=mc_samples, seed=seed)
 
     def recommend(
         self,

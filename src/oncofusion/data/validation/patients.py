@@ -21,7 +21,7 @@ __all__ = ["check_has_events", "validate_patients"]
 _CLINICAL_KEYS = "clinical.continuous, clinical.categorical or extra"
 
 
-def validate_patients(table: Table, schema: CohortSchema) -> pd.DataFrame:
+def validate_patients(table: Table, schema: CohortSchema, *, arm_required: bool = True) -> pd.DataFrame:
     """Check the patients table and return it typed.
 
     Parameters
@@ -30,6 +30,9 @@ def validate_patients(table: Table, schema: CohortSchema) -> pd.DataFrame:
         The patients table as read by :func:`oncofusion.data.tables.read_table`.
     schema
         The cohort's schema.
+    arm_required
+        Whether every patient needs a treatment arm (cohorts with arms). ``False`` for
+        patients being scored before treatment: their ``arm`` is NaN.
 
     Returns
     -------
@@ -64,7 +67,7 @@ def validate_patients(table: Table, schema: CohortSchema) -> pd.DataFrame:
     out["time"] = _positive_times(table, "time", what="follow-up time", allow_missing=False)
     out["event"] = parse_binary(table, "event", what="the event indicator", allow_missing=False)
     if schema.has_arms:
-        out["arm"] = _arms(table, schema)
+        out["arm"] = _arms(table, schema, required=arm_required)
     if "lc_time" in frame.columns or "lc_event" in frame.columns:
         out["lc_time"], out["lc_event"] = _local_control(table)
     for col in schema.clinical.continuous:
@@ -120,22 +123,22 @@ def _positive_times(table: Table, column: str, *, what: str, allow_missing: bool
     return values
 
 
-def _arms(table: Table, schema: CohortSchema) -> pd.Series:
+def _arms(table: Table, schema: CohortSchema, *, required: bool = True) -> pd.Series:
     arm = table.frame["arm"]
     missing = arm.isna().to_numpy()
-    if missing.any():
+    if missing.any() and required:
         raise fail_rows(
             table, missing, "the treatment arm is missing", column="arm", show_values=False,
             fix=f"write one of {', '.join(schema.arms)} for every patient, or remove those patients.",
         )  # fmt: skip
-    unknown = (~arm.isin(schema.arms)).to_numpy()
+    unknown = (~arm.isin(schema.arms) & ~arm.isna()).to_numpy()
     if unknown.any():
         raise fail_rows(
             table, unknown, f"the arm is not one of the arms declared in cohort.yaml: {', '.join(schema.arms)}",
             column="arm",
             fix="correct the value (arms are case-sensitive) or add the arm to 'arms' in cohort.yaml.",
         )  # fmt: skip
-    return arm.astype(str)
+    return arm.where(arm.isna(), arm.astype(str))
 
 
 def _local_control(table: Table) -> tuple[pd.Series, pd.Series]:
