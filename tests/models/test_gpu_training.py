@@ -6,7 +6,6 @@ import warnings
 
 import numpy as np
 import pytest
-
 from dmanet_fixtures import tiny_config
 
 pytestmark = pytest.mark.gpu

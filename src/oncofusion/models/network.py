@@ -19,7 +19,7 @@ from torch import nn
 
 from oncofusion.errors import ConfigError
 
-__all__ = ["ComponentConfig", "NetworkConfig", "MultimodalSurvivalNet", "MODALITY_INPUT_ARG", "VECTOR_MODALITIES"]
+__all__ = ["MODALITY_INPUT_ARG", "VECTOR_MODALITIES", "ComponentConfig", "MultimodalSurvivalNet", "NetworkConfig"]
 
 #: the constructor argument that receives each modality's input size
 MODALITY_INPUT_ARG = {"imaging": "in_channels", "biomarkers": "n_markers", "clinical": "in_features", "genomics": "n_genes"}

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["VARIANTS", "DemoResult", "run_crlm_demo", "oracle_predset", "baseline_predset"]
+__all__ = ["VARIANTS", "DemoResult", "baseline_predset", "oracle_predset", "run_crlm_demo"]
 
 #: the DMA-Net variants the demo trains: the tri-modal model and its unimodal ablations
 VARIANTS = ("full", "imaging_only", "markers_only", "clinical_only")
@@ -86,7 +86,13 @@ def run_crlm_demo(
         raise ValueError(f"variants must include 'full' and come from {list(VARIANTS)}; got {list(variants)}.")
     import warnings
 
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     import oncofusion
     from oncofusion.baselines import build_baseline

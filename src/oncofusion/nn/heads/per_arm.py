@@ -14,9 +14,9 @@ probability is ``1 - lc_risk``) or a discrete-time hazard of local failure
 
 With ``wide_features`` (wide & deep, :class:`~oncofusion.models.network.MultimodalSurvivalNet`
 ``linear``), every arm adds a linear term of the wide input :math:`w` to its logits:
-:math:`\beta_{OS,T}^\top w` to every OS interval (a proportional-odds shift of the
+:math:`\\beta_{OS,T}^\\top w` to every OS interval (a proportional-odds shift of the
 discrete hazards) and :math:`B_{LC,T} w` to the LC logits; with ``wide="shared"`` all arms
-share one :math:`\beta_{OS}` and :math:`B_{LC}` (linear prognostic effects; the difference
+share one :math:`\\beta_{OS}` and :math:`B_{LC}` (linear prognostic effects; on the logit scale the difference
 between the arms then comes from the deep part only). These weights start at zero, so an
 untrained wide part leaves the deep part's output unchanged.
 """
