@@ -8,30 +8,16 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from nsclc_fixtures import shap_shortcut_and_full_pass, tiny_nsclc
 
-from oncofusion.data import load_cohort
-from oncofusion.data.collate import collate_patients
-from oncofusion.data.dataset import PatientDataset
-from oncofusion.data.preprocess import TabularPreprocessor
 from oncofusion.errors import ConfigError
 from oncofusion.models.mmcare import MMCareEnsemble, MMCareNet, mixture_block
 from oncofusion.models.mmcare_config import load_mmcare_config
-from oncofusion.models.pipeline import input_sizes
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from oncofusion.data.simulate import simulate_nsclc
-
-    root = tmp_path_factory.mktemp("nsclc") / "c"
-    simulate_nsclc(40, 5, str(root), size=16)
-    cohort = load_cohort(root, check_images=False)
-    cfg = load_mmcare_config("mmcare-cpu")
-    pre = TabularPreprocessor().fit(cohort, cohort.patient_ids)
-    sizes = input_sizes(cohort, pre, cfg)
-    ds = PatientDataset(cohort, pre, image_shape=(16, 16, 16))
-    batch = collate_patients([ds[i] for i in range(12)])
-    return {"cohort": cohort, "root": root, "cfg": cfg, "sizes": sizes, "batch": batch}
+    return tiny_nsclc(tmp_path_factory.mktemp("nsclc") / "c", n=40, seed=5, batch_size=12)
 
 
 def _net(tiny, seed: int) -> MMCareNet:
@@ -122,10 +108,5 @@ def test_shap_shortcut_encodes_the_ct_once_per_member_and_matches_the_full_pass(
     with torch.no_grad():
         f = _FixedModalities(body, row, targets, chunk=8)
         assert f.fast and len(f.features) == 2 and "imaging" in f.features[1]
-        g = torch.Generator().manual_seed(1)
-        clin = row["clinical"].repeat(6, 1) + torch.randn(6, row["clinical"].shape[1], generator=g)
-        miss = row["clinical_missing"].repeat(6, 1)
-        gen = row["genomics"].repeat(6, *([1] * (row["genomics"].dim() - 1)))
-        fast = f(clin, miss, gen)
-        f.fast = False
-        torch.testing.assert_close(fast, f(clin, miss, gen), atol=1e-5, rtol=1e-4)
+        fast, full = shap_shortcut_and_full_pass(f, row, 6)
+        torch.testing.assert_close(fast, full, atol=1e-5, rtol=1e-4)

@@ -150,7 +150,7 @@ def test_records_and_received_arm_survival(trained):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         both = model.predict_records([rec, treated], root=test.root, mc_samples=0)
-    assert list(both.received) == ["", model.arms[1]]  # no placeholder arm for the untreated
+    assert list(both.received) == ["", model.arms[1]]  # the untreated patient received no arm
     np.testing.assert_allclose(both.os_hazard[0], both.os_hazard[1], rtol=1e-6)  # arm received is not an input
     with pytest.raises(CohortError, match="not one of the arms"), warnings.catch_warnings():
         warnings.simplefilter("ignore")

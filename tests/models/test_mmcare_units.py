@@ -12,9 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from nsclc_fixtures import tiny_nsclc
 
-from oncofusion.data import load_cohort
-from oncofusion.data.collate import collate_patients
 from oncofusion.data.dataset import PatientDataset
 from oncofusion.data.preprocess import TabularPreprocessor
 from oncofusion.errors import CohortError, ConfigError
@@ -31,24 +30,12 @@ from oncofusion.models.mmcare_pipeline import (
     check_arms,
     lc_horizons_for,
 )
-from oncofusion.models.pipeline import input_sizes
 from oncofusion.survival.discretize import Discretizer
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from oncofusion.data.simulate import simulate_nsclc
-
-    root = tmp_path_factory.mktemp("nsclc") / "c"
-    simulate_nsclc(40, 3, str(root), size=16)
-    cohort = load_cohort(root, check_images=False)
-    cfg = load_mmcare_config("mmcare-cpu")
-    ids = cohort.patient_ids
-    pre = TabularPreprocessor().fit(cohort, ids)
-    sizes = input_sizes(cohort, pre, cfg)
-    ds = PatientDataset(cohort, pre, image_shape=(16, 16, 16))
-    batch = collate_patients([ds[i] for i in range(16)])
-    return {"cohort": cohort, "cfg": cfg, "pre": pre, "sizes": sizes, "batch": batch}
+    return tiny_nsclc(tmp_path_factory.mktemp("nsclc") / "c", n=40, seed=3, batch_size=16)
 
 
 def _net(tiny, n_lc=2, lc="binary", seed=0) -> MMCareNet:
@@ -257,7 +244,6 @@ def test_arms_and_lc_horizons(tiny):
 
 
 def test_a_level_only_in_validation_is_known_to_the_preprocessing(tiny):
-    from oncofusion.data.preprocess import TabularPreprocessor
 
     c = tiny["cohort"]
     pts = c.patients.copy()

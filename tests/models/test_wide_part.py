@@ -4,32 +4,19 @@ from __future__ import annotations
 
 import pytest
 import torch
+from nsclc_fixtures import shap_shortcut_and_full_pass, tiny_nsclc
 
-from oncofusion.data import load_cohort
-from oncofusion.data.collate import collate_patients
-from oncofusion.data.dataset import PatientDataset
-from oncofusion.data.preprocess import TabularPreprocessor
 from oncofusion.errors import ConfigError
 from oncofusion.models.mmcare import MMCareNet
-from oncofusion.models.mmcare_config import load_mmcare_config
-from oncofusion.models.pipeline import input_sizes
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from oncofusion.data.simulate import simulate_nsclc
-
-    root = tmp_path_factory.mktemp("nsclc") / "c"
-    simulate_nsclc(30, 3, str(root), size=16)
-    cohort = load_cohort(root, check_images=False)
     head = {"name": "per_arm", "args": {"hidden": [32], "dropout": 0.2, "wide": "per_arm"}}
-    cfg = load_mmcare_config("mmcare-cpu", {"network": {"linear": ["clinical", "genomics"], "head": head}})
-    assert cfg.network.head.args["wide"] == "per_arm"
-    pre = TabularPreprocessor().fit(cohort, cohort.patient_ids)
-    sizes = input_sizes(cohort, pre, cfg)
-    ds = PatientDataset(cohort, pre, image_shape=(16, 16, 16))
-    batch = collate_patients([ds[i] for i in range(10)])
-    return {"cfg": cfg, "sizes": sizes, "batch": batch}
+    over = {"network": {"linear": ["clinical", "genomics"], "head": head}}
+    out = tiny_nsclc(tmp_path_factory.mktemp("nsclc") / "c", n=30, seed=3, batch_size=10, overrides=over)
+    assert out["cfg"].network.head.args["wide"] == "per_arm"
+    return out
 
 
 def _net(tiny, network=None, seed: int = 0) -> MMCareNet:
@@ -123,13 +110,8 @@ def test_shap_shortcut_includes_the_wide_part(tiny):
     with torch.no_grad():
         f = _FixedModalities(net.body, row, targets, chunk=8)
         assert f.fast  # the shortcut reproduces the full forward pass, wide term included
-        g = torch.Generator().manual_seed(1)
-        clin = row["clinical"].repeat(5, 1) + torch.randn(5, row["clinical"].shape[1], generator=g)
-        miss = row["clinical_missing"].repeat(5, 1)
-        gen = row["genomics"].repeat(5, *([1] * (row["genomics"].dim() - 1)))
-        fast = f(clin, miss, gen)
-        f.fast = False
-        torch.testing.assert_close(fast, f(clin, miss, gen), atol=1e-5, rtol=1e-4)
+        fast, full = shap_shortcut_and_full_pass(f, row, 5)
+        torch.testing.assert_close(fast, full, atol=1e-5, rtol=1e-4)
 
 
 def test_shared_wide_part_shifts_every_arm_by_the_same_linear_term(tiny):

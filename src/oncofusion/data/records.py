@@ -113,14 +113,7 @@ def cohort_from_records(
             row["arm"] = _text(rec.get("arm"))
         clinical = dict(rec.get("clinical") or {})
         extra = dict(rec.get("extra") or {})
-        unknown_cols = sorted(set(clinical) - set(schema.clinical.all))
-        if unknown_cols:
-            raise CohortError(
-                f"record '{pid}' has clinical field(s) {unknown_cols} that the model does not know; "
-                f"known: {schema.clinical.all}.",
-                file=source,
-                fix="remove them or correct their names.",
-            )
+        _check_known(pid, "clinical", clinical, list(schema.clinical.all), source)
         for col in schema.clinical.all:
             row[col] = _text(clinical.get(col))
         for col in schema.extra:
