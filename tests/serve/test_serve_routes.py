@@ -334,3 +334,43 @@ def test_openapi_documents_routes_models_and_bearer_auth(client: Any) -> None:
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert "security" not in spec["paths"]["/health"]["get"]
     assert spec["paths"]["/model"]["get"]["security"] == [{"HTTPBearer": []}]
+
+
+def test_first_requests_from_many_threads_all_find_their_route(make_client: Any, sqlite_url: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """FastAPI builds an included router's route table lazily and without a lock, so
+    concurrent first requests could meet a half-built one (a 404 once seen in CI). The app
+    builds every table at start-up: no request builds one. The build is slowed down here
+    to make the interleaving likely where it would happen."""
+    import threading
+    import time
+
+    import fastapi.routing
+
+    builds_during_requests: list[str] = []
+    included = getattr(fastapi.routing, "_IncludedRouter", None)
+    if included is not None and hasattr(included, "_build_effective_context"):
+        build = included._build_effective_context
+
+        def slow_build(self: Any, route: Any) -> Any:
+            builds_during_requests.append(threading.current_thread().name)
+            time.sleep(0.003)
+            return build(self, route)
+
+        monkeypatch.setattr(included, "_build_effective_context", slow_build)
+    client = make_client(sqlite_url)
+    builds_during_requests.clear()
+    kinds: list[str] = []
+
+    def first_request(i: int) -> None:
+        time.sleep(0.001 * i)
+        body = {"visits": [{"time": 2.0, "ezh2": 1.0}]}  # the router's first route: the likeliest to be missing
+        kinds.append(client.post(f"/patients/x{i}/visits", json=body, headers=AUTH).json()["error"])
+
+    threads = [threading.Thread(target=first_request, args=(i,)) for i in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert builds_during_requests == []
+    assert kinds == ["unknown_patient"] * 24

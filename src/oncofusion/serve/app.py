@@ -89,7 +89,23 @@ def create_app(run_dir: str | Path | None = None, settings: ServeSettings | None
     for module in (meta, scoring, patients):
         app.include_router(module.router)
     install_openapi(app, models)
+    build_route_tables(app)
     return app
+
+
+def build_route_tables(app: FastAPI) -> None:
+    """Match one dummy request against every route, so each included router builds its
+    route table now, at start-up, in one thread.
+
+    FastAPI (0.13x) builds an included router's table lazily on the first request that
+    reaches it, without a lock. Under uvicorn that is harmless (one event loop), but a
+    caller that sends the first requests from several threads with their own event loops
+    (Starlette's ``TestClient`` outside a ``with`` block) could find a half-built table
+    and get 404 for a route that exists.
+    """
+    scope = {"type": "http", "method": "GET", "path": "/", "root_path": "", "query_string": b"", "headers": []}
+    for route in app.router.routes:
+        route.matches(dict(scope))
 
 
 def _check_revision(engine: object) -> None:
