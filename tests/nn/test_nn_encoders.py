@@ -12,10 +12,24 @@ from oncofusion.nn.encoders.attention import CBAM
 from oncofusion.nn.encoders.genomic import SparseGCNConv, normalized_adjacency
 from oncofusion.nn.encoders.imaging import DepthwiseSeparableConv
 from oncofusion.nn.encoders.sequence import visit_features
-from oncofusion.nn.layers import SafeBatchNorm
+from oncofusion.nn.layers import SafeBatchNorm, adaptive_avg_pool1d
 
 
 # ------------------------------------------------------------------------------ imaging
+@pytest.mark.parametrize(("length", "bins"), [(12, 12), (12, 4), (7, 3), (5, 12), (1, 3), (10, 1)])
+def test_adaptive_pooling_matches_pytorch_values_and_gradients(length, bins):
+    """The matrix form gives torch's adaptive_avg_pool1d (whose CUDA backward is not
+    deterministic) in value and gradient."""
+    x = torch.randn(2, 3, length, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(2, 3, bins, dtype=torch.float64)
+    ours = adaptive_avg_pool1d(x, bins)
+    (grad_ours,) = torch.autograd.grad((ours * w).sum(), x)
+    ref = torch.nn.functional.adaptive_avg_pool1d(x, bins)
+    (grad_ref,) = torch.autograd.grad((ref * w).sum(), x)
+    torch.testing.assert_close(ours, ref)
+    torch.testing.assert_close(grad_ours, grad_ref)
+
+
 def test_resnet_layout_tokens_and_grad_cam_target():
     torch.manual_seed(0)
     enc = ENCODERS.build("resnet3d", width=8, temporal_tokens=3, temporal_downsample=False)
@@ -190,6 +204,19 @@ def test_gcn_layer_equals_the_dense_formula():
     conv, x = SparseGCNConv(3, 2), torch.randn(4, 6, 3)
     expected = dense @ (x @ conv.lin.weight.t()) + conv.bias
     torch.testing.assert_close(conv(x, normalized_adjacency(enc.edge_index, 6)), expected)
+
+
+def test_gcn_layer_runs_under_autocast_in_float32():
+    """Sparse products have no half-precision CUDA kernel (``addmm_sparse_cuda`` for Half,
+    seen on an H100 under 16-mixed); the layer multiplies in float32 under autocast."""
+    edges = [(0, 1), (1, 2)]
+    adj = normalized_adjacency(ENCODERS.build("gcn", n_genes=3, edges=edges, backend="torch").edge_index, 3)
+    torch.manual_seed(0)
+    conv, x = SparseGCNConv(2, 2), torch.randn(2, 3, 2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = conv(x, adj)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, conv(x, adj), atol=0.05, rtol=0.05)  # the linear part ran in bf16
 
 
 def test_gcn_backends_agree_and_share_weights():

@@ -27,6 +27,7 @@ __all__ = [
     "NORMS",
     "MultiHeadAttention",
     "SafeBatchNorm",
+    "adaptive_avg_pool1d",
     "fill_masked",
     "make_act",
     "make_mlp",
@@ -124,6 +125,25 @@ def make_mlp(
     if out_features is not None:
         layers.append(nn.Linear(width, int(out_features)))
     return nn.Sequential(*layers)
+
+
+def adaptive_avg_pool1d(x: Tensor, output_size: int) -> Tensor:
+    """:func:`torch.nn.functional.adaptive_avg_pool1d` as a product with a fixed averaging matrix.
+
+    Bin ``i`` of a length-``L`` axis averages positions ``floor(i L / n)`` to
+    ``ceil((i + 1) L / n) - 1``, as PyTorch's adaptive pooling does; the same values, but the
+    backward pass is a matrix product, which is deterministic on CUDA (PyTorch's own
+    ``adaptive_avg_pool2d_backward_cuda`` is not, and fails under
+    ``torch.use_deterministic_algorithms(True)``).
+    """
+    length = x.shape[-1]
+    i = torch.arange(output_size, device=x.device)
+    start = torch.div(i * length, output_size, rounding_mode="floor")
+    end = torch.div((i + 1) * length + output_size - 1, output_size, rounding_mode="floor")
+    pos = torch.arange(length, device=x.device)[:, None]
+    inside = (pos >= start) & (pos < end)  # (L, n)
+    weights = inside.to(x.dtype) / (end - start).to(x.dtype)
+    return x @ weights
 
 
 def masked_softmax(scores: Tensor, valid: Tensor, dim: int = -1) -> Tensor:

@@ -38,6 +38,8 @@ class TrainConfig(BaseModel):
     num_nodes: int = 1
     strategy: str = "auto"  # "ddp" for several GPUs / nodes
     num_workers: int = 0
+    #: torch.use_deterministic_algorithms(True, warn_only=True): deterministic kernels where
+    #: PyTorch has them, a warning for an operation that has none
     deterministic: bool = True
     checkpoint_every_epoch: bool = True
     progress: bool = True

@@ -123,7 +123,9 @@ def fit(
         precision=config.precision,  # type: ignore[arg-type]
         accumulate_grad_batches=config.accumulate_grad_batches,
         gradient_clip_val=config.gradient_clip_val,
-        deterministic=config.deterministic,
+        # deterministic algorithms where PyTorch has them; an operation without one (on CUDA)
+        # warns instead of stopping the training
+        deterministic="warn" if config.deterministic else False,
         callbacks=callbacks,
         plugins=[AtomicCheckpointIO()],
         logger=False,

@@ -99,8 +99,10 @@ class SparseGCNConv(nn.Module):
         h = self.lin(x)
         b, g, f = h.shape
         flat = h.permute(1, 0, 2).reshape(g, b * f)
-        out = torch.sparse.mm(adj.to(flat.dtype), flat).reshape(g, b, f).permute(1, 0, 2)
-        return out + self.bias
+        # sparse products have no half-precision CUDA kernel: float32 also under autocast
+        with torch.autocast(flat.device.type, enabled=False):
+            out = torch.sparse.mm(adj.float(), flat.float())
+        return out.reshape(g, b, f).permute(1, 0, 2) + self.bias
 
 
 @ENCODERS.register("gcn")

@@ -17,11 +17,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from oncofusion.nn.encoders.attention import CBAM
-from oncofusion.nn.layers import make_act, make_norm, run_on_present
+from oncofusion.nn.layers import adaptive_avg_pool1d, make_act, make_norm, run_on_present
 from oncofusion.nn.registries import ENCODERS
 
 __all__ = ["AttentionBasicBlock", "DepthwiseSeparableConv", "ResNetEncoder"]
@@ -232,7 +231,7 @@ class ResNetEncoder(nn.Module):
         out = {"embedding": self.proj(self.dropout(fmap.flatten(2).mean(-1)))}
         if self.temporal_tokens is not None:
             per_t = fmap.flatten(3).mean(-1) if fmap.dim() > 3 else fmap  # (B, C, T')
-            tok = F.adaptive_avg_pool1d(per_t, self.temporal_tokens).transpose(1, 2)
+            tok = adaptive_avg_pool1d(per_t, self.temporal_tokens).transpose(1, 2)
             out["tokens"] = self.proj(self.dropout(tok))
         return out
 
