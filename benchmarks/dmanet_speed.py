@@ -28,17 +28,6 @@ def _peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def move_to_device(batch: object, device: torch.device) -> object:
-    """The batch (nested dicts, lists and tensors) with every tensor on ``device``."""
-    if torch.is_tensor(batch):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, dict):
-        return {k: move_to_device(v, device) for k, v in batch.items()}
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(move_to_device(v, device) for v in batch)
-    return batch
-
-
 def _profiler(device: torch.device) -> torch.profiler.profile:
     activities = [torch.profiler.ProfilerActivity.CPU]
     if device.type == "cuda":
@@ -54,6 +43,7 @@ def _sync(device: torch.device) -> None:
 
 
 def main() -> None:
+    from lightning.pytorch.utilities import move_data_to_device
     from torch.utils.data import DataLoader
 
     from oncofusion.data import load_cohort
@@ -105,7 +95,7 @@ def main() -> None:
         _sync(device)
         t = time.perf_counter()
         for batch in loader:
-            batch = move_to_device(batch, device)
+            batch = move_data_to_device(batch, device)
             opt.zero_grad(set_to_none=True)
             with autocast():
                 out = net(batch)
@@ -133,7 +123,7 @@ def main() -> None:
         t = time.perf_counter()
         with torch.no_grad(), autocast():
             for batch in infer:
-                net(move_to_device(batch, device))
+                net(move_data_to_device(batch, device))
         _sync(device)
         dt = time.perf_counter() - t
     per_epoch = sum(timed) / len(timed)

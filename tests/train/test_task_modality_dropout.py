@@ -27,31 +27,29 @@ def _objective(out, batch):
     return {"loss": out["hazard"].sum()}
 
 
-def test_a_unimodal_network_never_loses_its_only_modality_to_unused_ones():
-    model = _Recorder(["imaging"])
-    task = SurvivalTask(model, _objective, TrainConfig(modality_dropout=0.9), np.array([1.0, 2.0]),
+def _masks_seen(used: list[str], dropout: float, batch_size: int, steps: int) -> list[dict]:
+    """The modality masks a network reading ``used`` receives over ``steps`` training steps
+    of a batch where every patient has imaging, biomarkers and clinical data."""
+    model = _Recorder(used)
+    task = SurvivalTask(model, _objective, TrainConfig(modality_dropout=dropout), np.array([1.0, 2.0]),
                         np.array([1.0, 2.0]), np.array([1, 0]))
-    b = 64
+    b = batch_size
     batch = {"time": torch.ones(b), "event": torch.ones(b),
              "modality_mask": {m: torch.ones(b, dtype=torch.bool) for m in ("imaging", "biomarkers", "clinical")}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # self.log outside a trainer
-        for step in range(5):
+        for step in range(steps):
             task.training_step(batch, step)
-    assert all(s["imaging"].all() for s in model.seen)
+    return model.seen
+
+
+def test_a_unimodal_network_never_loses_its_only_modality_to_unused_ones():
+    seen = _masks_seen(["imaging"], dropout=0.9, batch_size=64, steps=5)
+    assert all(s["imaging"].all() for s in seen)
 
 
 def test_a_multimodal_network_still_drops_its_modalities():
-    model = _Recorder(["imaging", "clinical"])
-    task = SurvivalTask(model, _objective, TrainConfig(modality_dropout=0.5), np.array([1.0, 2.0]),
-                        np.array([1.0, 2.0]), np.array([1, 0]))
-    b = 256
-    batch = {"time": torch.ones(b), "event": torch.ones(b),
-             "modality_mask": {m: torch.ones(b, dtype=torch.bool) for m in ("imaging", "biomarkers", "clinical")}}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        task.training_step(batch, 0)
-    seen = model.seen[-1]
+    seen = _masks_seen(["imaging", "clinical"], dropout=0.5, batch_size=256, steps=1)[-1]
     used = torch.stack([seen["imaging"], seen["clinical"]], 1)
     assert used.any(1).all()  # never both
     assert 0.2 < 1 - seen["imaging"].float().mean() < 0.5  # but often one
